@@ -32,29 +32,33 @@ export function intToIpv4(n: number): string {
 
 export type CidrProblem = 'syntax' | 'host-bits';
 
-/** Parses `a.b.c.d/len`; host bits set is a problem of its own, so the error can say which block was meant. */
-export function parseCidr(text: string): CidrBlock | CidrProblem {
+/** An address and a prefix length 0-32 written in decimal without leading zeros, host bits not yet judged. */
+function splitCidr(text: string): { address: number; prefix: number } | undefined {
   const slash = text.indexOf('/');
-  if (slash < 0) return 'syntax';
+  if (slash < 0) return undefined;
   const address = parseIpv4(text.slice(0, slash));
   const lenText = text.slice(slash + 1);
-  if (address === undefined || !/^(0|[1-9][0-9]?)$/.test(lenText)) return 'syntax';
+  if (address === undefined || !/^(0|[1-9][0-9]?)$/.test(lenText)) return undefined;
   const prefix = Number(lenText);
-  if (prefix > 32) return 'syntax';
-  const size = 2 ** (32 - prefix);
-  const network = address - (address % size);
-  if (network !== address) return 'host-bits';
-  return { network, prefix, first: network, last: network + size - 1 };
+  return prefix > 32 ? undefined : { address, prefix };
+}
+
+/** Parses `a.b.c.d/len`; host bits set is a problem of its own, so the error can say which block was meant. */
+export function parseCidr(text: string): CidrBlock | CidrProblem {
+  const parts = splitCidr(text);
+  if (!parts) return 'syntax';
+  const size = 2 ** (32 - parts.prefix);
+  const network = parts.address - (parts.address % size);
+  if (network !== parts.address) return 'host-bits';
+  return { network, prefix: parts.prefix, first: network, last: network + size - 1 };
 }
 
 /** The canonical block of an address with its host bits cleared, for error messages. */
 export function canonicalCidr(text: string): string | undefined {
-  const slash = text.indexOf('/');
-  const address = parseIpv4(text.slice(0, slash));
-  const prefix = Number(text.slice(slash + 1));
-  if (address === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  return `${intToIpv4(address - (address % size))}/${prefix}`;
+  const parts = splitCidr(text);
+  if (!parts) return undefined;
+  const size = 2 ** (32 - parts.prefix);
+  return `${intToIpv4(parts.address - (parts.address % size))}/${parts.prefix}`;
 }
 
 export function cidrOf(text: string): CidrBlock {
