@@ -13,10 +13,10 @@ export const NetworkRef = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9-]{0,62}$/, 'must be TENANT/NETWORK');
 
-/** MACs are stored lower-case with colons whatever form they arrive in. */
+/** MACs are stored lower-case with colons whether they arrive with colons or dashes (one separator throughout). */
 export const Mac = z
   .string()
-  .regex(/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/, 'must be a MAC address like 52:54:00:12:34:56')
+  .regex(/^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/, 'must be a MAC address like 52:54:00:12:34:56')
   .transform((mac) => mac.toLowerCase().replaceAll('-', ':'));
 
 export const Ipv4 = z.string().refine((s) => parseIpv4(s) !== undefined, 'must be an IPv4 address like 192.0.2.1');
