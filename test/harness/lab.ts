@@ -4,7 +4,7 @@
 // id so labs run in parallel, and everything is removed on teardown, on a
 // signal, or later by `sweep` when the owning process died.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ovs } from './ovs.js';
@@ -485,42 +485,37 @@ async function killNetnsPids(ns: string): Promise<void> {
  */
 export async function sweep(): Promise<string[]> {
   const removed: string[] = [];
-  const live = new Set<string>();
-  const dead = new Map<string, string[]>();
-  for (const entry of readdirSync(tmpdir())) {
-    const id = ID.exec(entry)?.[1];
-    if (!id) continue;
-    const dir = join(tmpdir(), entry);
-    const owner = readPid(join(dir, 'owner.pid'));
-    if (owner !== undefined && alive(owner)) live.add(id);
-    else dead.set(id, [...(dead.get(id) ?? []), dir]);
-  }
-  const namespaces = (await out('ip', ['netns', 'list']))
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((ns) => ID.test(ns) && !live.has(ID.exec(ns)![1]!));
-  for (const dirs of dead.values()) {
-    for (const dir of dirs) {
-      for (const pidfile of findPidfiles(dir)) {
-        const pid = readPid(pidfile);
-        if (pid && alive(pid)) {
-          process.kill(pid, 'SIGTERM');
-          await waitGone(pid, 2000);
-          removed.push(`pid ${pid}`);
-        }
+  // Listing first and judging each id afterwards keeps a run that starts
+  // meanwhile safe: its dir (with owner.pid) exists before its namespaces.
+  const namespaces = (await out('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]!);
+  const links = [...(await out('ip', ['-o', 'link', 'show'])).matchAll(/^\d+: ([^:@\s]+)/gm)].map((m) => m[1]!);
+  const dirs = readdirSync(tmpdir()).filter((e) => ID.test(e));
+  const liveness = new Map<string, boolean>();
+  const live = (id: string): boolean => {
+    if (!liveness.has(id)) liveness.set(id, runIsLive(id));
+    return liveness.get(id)!;
+  };
+  const deadDirs = dirs.filter((e) => !live(ID.exec(e)![1]!)).map((e) => join(tmpdir(), e));
+  const deadNetns = namespaces.filter((ns) => ID.test(ns) && !live(ID.exec(ns)![1]!));
+  for (const dir of deadDirs) {
+    for (const pidfile of findPidfiles(dir)) {
+      const pid = readPid(pidfile);
+      if (pid && alive(pid)) {
+        process.kill(pid, 'SIGTERM');
+        await waitGone(pid, 2000);
+        removed.push(`pid ${pid}`);
       }
     }
   }
-  for (const ns of namespaces) await killNetnsPids(ns);
-  const links = await out('ip', ['-o', 'link', 'show']);
-  for (const m of links.matchAll(/^\d+: ([^:@\s]+)/gm)) {
-    const id = MGMT_LINK.exec(m[1]!)?.[1];
-    if (id && !live.has(id)) {
-      await run('ip', ['link', 'del', m[1]!], { allowFailure: true });
-      removed.push(`link ${m[1]}`);
+  for (const ns of deadNetns) await killNetnsPids(ns);
+  for (const link of links) {
+    const id = MGMT_LINK.exec(link)?.[1];
+    if (id && !live(id)) {
+      await run('ip', ['link', 'del', link], { allowFailure: true });
+      removed.push(`link ${link}`);
     }
   }
-  for (const ns of namespaces) {
+  for (const ns of deadNetns) {
     await run('ip', ['netns', 'del', ns], { allowFailure: true });
     removed.push(`netns ${ns}`);
   }
@@ -532,13 +527,27 @@ export async function sweep(): Promise<string[]> {
       removed.push(`lock ${entry}`);
     }
   }
-  for (const dirs of dead.values()) {
-    for (const dir of dirs) {
-      rmSync(dir, { recursive: true, force: true });
-      removed.push(`dir ${dir}`);
-    }
+  for (const dir of deadDirs) {
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(`dir ${dir}`);
   }
   return removed;
+}
+
+/** A run is live while a dir of it has a live owner, or was made in the last minute (owner.pid not written yet). */
+function runIsLive(id: string): boolean {
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(`${PREFIX}${id}-`)) continue;
+    const dir = join(tmpdir(), entry);
+    const owner = readPid(join(dir, 'owner.pid'));
+    if (owner !== undefined && alive(owner)) return true;
+    try {
+      if (owner === undefined && Date.now() - statSync(dir).mtimeMs < 60_000) return true;
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+  return false;
 }
 
 function findPidfiles(dir: string): string[] {

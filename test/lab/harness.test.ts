@@ -1,13 +1,15 @@
 // The namespace lab itself (issue acceptance): two hypervisors bridged by
 // VXLAN over the underlay, two VMs on NORMAL-action integration bridges ping
 // each other without loss, and teardown leaves nothing of the run behind.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Lab, sweep } from '../harness/lab.js';
 import { alive, out } from '../harness/proc.js';
 import { LAB, requirement } from '../harness/require.js';
 
-async function leftovers(lab: Lab, pids: number[]): Promise<string[]> {
+async function leftovers(lab: Pick<Lab, 'id' | 'dir'>, pids: number[]): Promise<string[]> {
   const found: string[] = [];
   const namespaces = await out('ip', ['netns', 'list']);
   const links = await out('ip', ['-o', 'link', 'show']);
@@ -84,10 +86,49 @@ t.test('VMs on tagged access ports and a management link', requirement(LAB), asy
   });
 });
 
-t.test('sweep removes the leftovers of a dead run', requirement(LAB), async (t) => {
-  t.same(
-    (await sweep()).filter((r) => !r.startsWith('lock')),
-    [],
-    'nothing to sweep while only live runs exist',
-  );
+interface ChildLab {
+  id: string;
+  dir: string;
+  pids: number[];
+}
+
+/** Starts a process that builds a lab and waits; resolves with what it built. */
+function childLab(): Promise<{ child: ChildProcess; lab: ChildLab }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./harness-child.js', import.meta.url))], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+      if (text.includes('\n')) resolve({ child, lab: JSON.parse(text) as ChildLab });
+    });
+    child.once('exit', (code, sig) => reject(new Error(`lab child exited ${code ?? sig} before reporting`)));
+  });
+}
+
+async function leftoversOf(lab: ChildLab): Promise<string[]> {
+  return leftovers({ id: lab.id, dir: lab.dir }, lab.pids);
+}
+
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  t.test(`a lab is torn down when its process gets ${sig}`, requirement(LAB), async (t) => {
+    const { child, lab } = await childLab();
+    t.ok((await leftoversOf(lab)).length > 0, 'the lab exists while the process runs');
+    const exited = new Promise((r) => child.once('exit', (code, signal) => r(signal ?? code)));
+    child.kill(sig);
+    t.equal(await exited, sig, 'the process still dies of the signal');
+    t.same(await leftoversOf(lab), []);
+  });
+}
+
+t.test('sweep removes what a SIGKILLed run left behind', requirement(LAB), async (t) => {
+  const { child, lab } = await childLab();
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  t.ok((await leftoversOf(lab)).length > 0, 'SIGKILL leaves the lab behind');
+  const removed = await sweep();
+  t.ok(removed.some((r) => r.includes(lab.id)), removed.join('\n'));
+  t.same(await leftoversOf(lab), []);
 });
