@@ -2,7 +2,7 @@
 // They return every problem found (never throw), each naming the field, so
 // the API can answer with all bad fields at once and the store's integrity
 // check can reuse them.
-import { cidrContains, intervalsOverlap, ipv4ToInt, parseCidr, parseIpv4, type CidrBlock } from './address.js';
+import { cidrContains, intervalsOverlap, parseCidr, parseIpv4, type CidrBlock } from './address.js';
 import { networkRef, type Network, type Subnet } from './network.js';
 import type { Reservation } from './reservation.js';
 
@@ -45,8 +45,11 @@ interface Interval {
   last: number;
 }
 
-function rangeOf(r: { start: string; end: string }): Interval {
-  return { first: ipv4ToInt(r.start), last: ipv4ToInt(r.end) };
+/** Undefined when an end is not an address: the schema names that field, and the checks must not throw on it. */
+function rangeOf(r: { start: string; end: string }): Interval | undefined {
+  const first = parseIpv4(r.start);
+  const last = parseIpv4(r.end);
+  return first === undefined || last === undefined ? undefined : { first, last };
 }
 
 /** A subnet's own consistency: gateway and ranges against its CIDR. */
@@ -54,9 +57,11 @@ export function checkSubnet(subnet: Subnet, path: (string | number)[] = []): Mod
   const issues: ModelIssue[] = [];
   const cidr = parseCidr(subnet.cidr);
   if (typeof cidr === 'string') return issues; // the schema already names a bad CIDR
-  const ranges: Interval[] = [];
+  // Kept with their index in `subnet.ranges`, so a message names the range the caller wrote.
+  const ranges: (Interval & { index: number })[] = [];
   subnet.ranges.forEach((r, i) => {
     const range = rangeOf(r);
+    if (!range) return;
     const at = [...path, 'ranges', i];
     if (range.first > range.last) {
       issues.push({ code: 'range-reversed', path: at, message: `range ${r.start}-${r.end} ends before it starts` });
@@ -65,14 +70,14 @@ export function checkSubnet(subnet: Subnet, path: (string | number)[] = []): Mod
     if (!cidrContains(cidr, range.first) || !cidrContains(cidr, range.last)) {
       issues.push({ code: 'range-outside-subnet', path: at, message: `range ${r.start}-${r.end} is not inside ${subnet.cidr}` });
     }
-    const clash = ranges.findIndex((other) => intervalsOverlap(other, range));
-    if (clash >= 0) {
-      issues.push({ code: 'ranges-overlap', path: at, message: `range ${r.start}-${r.end} overlaps range ${clash}` });
+    const clash = ranges.find((other) => intervalsOverlap(other, range));
+    if (clash) {
+      issues.push({ code: 'ranges-overlap', path: at, message: `range ${r.start}-${r.end} overlaps range ${clash.index}` });
     }
-    ranges.push(range);
+    ranges.push({ ...range, index: i });
   });
-  if (subnet.gateway !== undefined) {
-    const gw = ipv4ToInt(subnet.gateway);
+  const gw = subnet.gateway === undefined ? undefined : parseIpv4(subnet.gateway);
+  if (gw !== undefined) {
     const at = [...path, 'gateway'];
     if (!cidrContains(cidr, gw)) {
       issues.push({ code: 'gateway-outside-subnet', path: at, message: `gateway ${subnet.gateway} is not inside ${subnet.cidr}` });
