@@ -73,7 +73,10 @@ export interface Store {
   readonly backend: string;
 
   get<K extends Kind>(kind: K, key: string): Promise<Versioned<K> | undefined>;
-  /** Objects of a kind in key order, optionally only keys starting with `prefix`. */
+  /**
+   * Objects of a kind in key order (Unicode code point order, which is also
+   * UTF-8 byte order), optionally only keys starting with `prefix`.
+   */
   list<K extends Kind>(kind: K, options?: { prefix?: string }): Promise<Versioned<K>[]>;
   count(kind: Kind): Promise<number>;
 
@@ -82,6 +85,14 @@ export interface Store {
    * transaction is durable (group-committed with concurrent transactions, so
    * many small commits share one fsync). Rejects with ConflictError,
    * FencedError or StoreClosedError and then has changed nothing.
+   *
+   * Ops apply in order, so a condition sees the effect of earlier ops of the
+   * same transaction. A transaction that writes gets exactly one new
+   * revision; an empty one (a fence check) gets none and resolves with the
+   * current revision. Transactions commit in the order `commit` was called.
+   * Values are stored as JSON and not validated (callers validate with the
+   * model's zod schemas); the change feed hands the caller's objects to
+   * listeners, so do not mutate a value after committing it.
    */
   commit(ops: Op[], options?: CommitOptions): Promise<CommitResult>;
 
@@ -101,7 +112,11 @@ export interface Store {
    * revision order, after commit. Returns an unsubscribe function.
    */
   watch(listener: (changes: Change[]) => void): () => void;
-  /** Changes after `revision`, for consumers that resume (bounded history). */
+  /**
+   * Changes after `revision`, for consumers that resume. History is bounded
+   * (each backend documents how much it keeps): a revision older than the
+   * retained history rejects with CompactedError, and the consumer re-lists.
+   */
   changesSince(revision: number): Promise<Change[]>;
 
   /** Structural checks: the storage engine's own and weft's invariants. */
@@ -136,6 +151,18 @@ export class FencedError extends StoreError {
     readonly actual: number,
   ) {
     super(`term of ${scope} is ${actual}, writer holds ${expected}`);
+  }
+}
+
+/** `changesSince` was asked for history the store no longer keeps. */
+export class CompactedError extends StoreError {
+  override name = 'CompactedError';
+  constructor(
+    readonly requested: number,
+    /** The oldest revision `changesSince` still accepts. */
+    readonly oldest: number,
+  ) {
+    super(`changes after revision ${requested} are compacted; the oldest resumable revision is ${oldest}`);
   }
 }
 
