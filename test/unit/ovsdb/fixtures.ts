@@ -47,3 +47,11 @@ export function streams(name: string): { key: string; bytes: Buffer; values: unk
     values: ms.map((m) => m.value),
   }));
 }
+
+/** The Open_vSwitch schema exactly as ovsdb-server sent it. */
+export function capturedSchemaJson(): unknown {
+  const reply = loadCapture('list-dbs-get-schema').find(
+    (m) => m.dir === 's2c' && (m.value as { result?: { name?: string } }).result?.name === 'Open_vSwitch',
+  );
+  return (reply!.value as { result: unknown }).result;
+}
