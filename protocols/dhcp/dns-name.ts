@@ -3,6 +3,9 @@ import { DhcpDecodeError, DhcpEncodeError } from './errors.js';
 // RFC 1035 names: labels of 1..63 bytes, at most 255 bytes on the wire.
 const MAX_NAME = 255;
 const MAX_LABEL = 63;
+// A name of 255 bytes has at most 127 labels, so a legitimate name needs at
+// most that many pointers; more means a loop or a deliberate chain.
+const MAX_JUMPS = 127;
 
 function latin1(bytes: Uint8Array): string {
   let s = '';
@@ -35,7 +38,7 @@ function labelsOf(name: string, field: string): Uint8Array[] {
 /**
  * Reads one name at `start`, following compression pointers (RFC 1035
  * 4.1.4) anywhere inside `data`, with the number of jumps bounded so that a
- * pointer loop ends in an error. Returns the name without a trailing dot and
+ * pointer loop or a long chain ends in an error, in time linear in `data`. Returns the name without a trailing dot and
  * where the next name starts.
  */
 function readName(data: Uint8Array, start: number, base: number): { name: string; next: number } {
@@ -55,7 +58,7 @@ function readName(data: Uint8Array, start: number, base: number): { name: string
       if (pos + 1 >= data.length) throw new DhcpDecodeError(base, `compression pointer at ${pos} is cut short`);
       const target = ((len & 0x3f) << 8) | data[pos + 1]!;
       if (next < 0) next = pos + 2;
-      if (++jumps > data.length) throw new DhcpDecodeError(base, `compression pointers loop at ${pos}`);
+      if (++jumps > MAX_JUMPS) throw new DhcpDecodeError(base, `compression pointers loop at ${pos}`);
       if (target >= data.length) throw new DhcpDecodeError(base, `compression pointer at ${pos} points past the option`);
       pos = target;
       continue;

@@ -200,6 +200,11 @@ t.test('domain search (RFC 3397)', async (t) => {
     rejects(t, () => decodeNameList(hex('01 61 c0 00'), 7), { layer: 'dhcp', offset: 7 });
     t.throws(() => decodeNameList(hex('c0 00'), 0), DhcpDecodeError);
   });
+  t.test('a long chain of pointers is an error, in bounded work', async (t) => {
+    const chain = [0];
+    for (let i = 0; i < 30000; i++) chain.push(0xc0 | ((2 * i - 1 < 0 ? 0 : 2 * i - 1) >> 8), (2 * i - 1 < 0 ? 0 : 2 * i - 1) & 255);
+    rejects(t, () => decodeNameList(Uint8Array.from(chain), 0), { offset: 0 });
+  });
   t.test('a pointer past the option is an error', async (t) => {
     t.throws(() => decodeNameList(hex('01 61 c0 09'), 0), DhcpDecodeError);
   });
