@@ -18,7 +18,8 @@ export type ModelIssueCode =
   | 'reservation-outside-subnets'
   | 'reservation-is-gateway'
   | 'reservation-mac-in-use'
-  | 'reservation-ip-in-use';
+  | 'reservation-ip-in-use'
+  | 'address-not-usable';
 
 /** Codes that describe a clash with another object rather than a bad value. */
 const CONFLICTS: ReadonlySet<ModelIssueCode> = new Set([
@@ -52,11 +53,20 @@ function rangeOf(r: { start: string; end: string }): Interval | undefined {
   return first === undefined || last === undefined ? undefined : { first, last };
 }
 
+/**
+ * The network and broadcast addresses of a block, which no host may hold.
+ * /31 (RFC 3021) and /32 blocks have none.
+ */
+export function unusableAddresses(cidr: CidrBlock): number[] {
+  return cidr.prefix >= 31 ? [] : [cidr.first, cidr.last];
+}
+
 /** A subnet's own consistency: gateway and ranges against its CIDR. */
 export function checkSubnet(subnet: Subnet, path: (string | number)[] = []): ModelIssue[] {
   const issues: ModelIssue[] = [];
   const cidr = parseCidr(subnet.cidr);
   if (typeof cidr === 'string') return issues; // the schema already names a bad CIDR
+  const unusable = unusableAddresses(cidr);
   // Kept with their index in `subnet.ranges`, so a message names the range the caller wrote.
   const ranges: (Interval & { index: number })[] = [];
   subnet.ranges.forEach((r, i) => {
@@ -69,6 +79,8 @@ export function checkSubnet(subnet: Subnet, path: (string | number)[] = []): Mod
     }
     if (!cidrContains(cidr, range.first) || !cidrContains(cidr, range.last)) {
       issues.push({ code: 'range-outside-subnet', path: at, message: `range ${r.start}-${r.end} is not inside ${subnet.cidr}` });
+    } else if (unusable.some((a) => a >= range.first && a <= range.last)) {
+      issues.push({ code: 'address-not-usable', path: at, message: `range ${r.start}-${r.end} includes the network or broadcast address of ${subnet.cidr}` });
     }
     const clash = ranges.find((other) => intervalsOverlap(other, range));
     if (clash) {
@@ -81,6 +93,8 @@ export function checkSubnet(subnet: Subnet, path: (string | number)[] = []): Mod
     const at = [...path, 'gateway'];
     if (!cidrContains(cidr, gw)) {
       issues.push({ code: 'gateway-outside-subnet', path: at, message: `gateway ${subnet.gateway} is not inside ${subnet.cidr}` });
+    } else if (unusable.includes(gw)) {
+      issues.push({ code: 'address-not-usable', path: at, message: `gateway ${subnet.gateway} is the network or broadcast address of ${subnet.cidr}` });
     } else if (ranges.some((r) => gw >= r.first && gw <= r.last)) {
       issues.push({ code: 'gateway-in-range', path: at, message: `gateway ${subnet.gateway} is inside a DHCP range` });
     }
@@ -144,12 +158,17 @@ export function checkReservation(reservation: Reservation, network: Network, oth
   const issues: ModelIssue[] = [];
   const ip = parseIpv4(reservation.ip);
   if (ip === undefined) return issues;
+  let block: CidrBlock | undefined;
   const subnet = network.subnets.find((s) => {
     const c = parseCidr(s.cidr);
-    return typeof c !== 'string' && cidrContains(c, ip);
+    if (typeof c === 'string' || !cidrContains(c, ip)) return false;
+    block = c;
+    return true;
   });
-  if (!subnet) {
+  if (!subnet || !block) {
     issues.push({ code: 'reservation-outside-subnets', path: ['ip'], message: `${reservation.ip} is in no subnet of network ${networkRef(network)}` });
+  } else if (unusableAddresses(block).includes(ip)) {
+    issues.push({ code: 'address-not-usable', path: ['ip'], message: `${reservation.ip} is the network or broadcast address of ${subnet.cidr}` });
   } else if (subnet.gateway === reservation.ip) {
     issues.push({ code: 'reservation-is-gateway', path: ['ip'], message: `${reservation.ip} is the gateway of ${subnet.cidr}` });
   }

@@ -130,6 +130,24 @@ t.test('each issue code is produced by exactly the situation it names, at the fi
       code: 'reservation-mac-in-use',
       path: ['mac'],
     },
+    {
+      rule: 'a DHCP range leaves out the network and broadcast addresses',
+      issues: () => checkSubnet(Subnet.parse({ cidr: '192.0.2.0/24', ranges: [{ start: '192.0.2.100', end: '192.0.2.255' }] })),
+      code: 'address-not-usable',
+      path: ['ranges', 0],
+    },
+    {
+      rule: 'a gateway is not the network or broadcast address',
+      issues: () => checkSubnet(Subnet.parse({ cidr: '192.0.2.0/24', gateway: '192.0.2.0' })),
+      code: 'address-not-usable',
+      path: ['gateway'],
+    },
+    {
+      rule: 'a reservation is not the network or broadcast address',
+      issues: () => checkReservation(reservation('52:54:00:00:00:09', '192.0.2.255'), blue, []),
+      code: 'address-not-usable',
+      path: ['ip'],
+    },
   ];
   for (const c of cases) {
     t.same(found(c.issues()), [{ code: c.code, path: c.path }], c.rule);
@@ -147,6 +165,7 @@ t.test('each issue code is produced by exactly the situation it names, at the fi
     'reservation-is-gateway': true,
     'reservation-mac-in-use': true,
     'reservation-ip-in-use': true,
+    'address-not-usable': true,
   };
   t.same(new Set(cases.map((c) => c.code)), new Set(Object.keys(codes)), 'every code has its case');
 });
@@ -218,12 +237,12 @@ t.test('the gateway may be anywhere in the subnet outside the ranges, including 
   t.same(checkSubnet(Subnet.parse({ cidr: '192.0.2.0/24', ranges: blueSubnet.ranges })), [], 'a subnet without a gateway is fine');
 });
 
-t.test('ranges may touch but not share an address, and may fill the subnet', async (t) => {
+t.test('ranges may touch but not share an address, and may fill the usable part of the subnet', async (t) => {
   const touching = Subnet.parse({
     cidr: '203.0.113.0/24',
     ranges: [
-      { start: '203.0.113.0', end: '203.0.113.127' },
-      { start: '203.0.113.128', end: '203.0.113.255' },
+      { start: '203.0.113.1', end: '203.0.113.127' },
+      { start: '203.0.113.128', end: '203.0.113.254' },
     ],
   });
   t.same(checkSubnet(touching), []);
@@ -339,9 +358,10 @@ t.test('ranges-overlap is reported on exactly the ranges that overlap an earlier
       subnetBlock.chain((b) => fc.tuple(fc.constant(b), rangesIn(b))),
       ([b, ranges]) => {
         const s = Subnet.parse({ cidr: b.cidr, ranges: ranges.map((r) => ({ start: intToIpv4(r.first), end: intToIpv4(r.last) })) });
-        const flagged = checkSubnet(s).map((i) => {
+        const flagged = checkSubnet(s).flatMap((i) => {
+          if (i.code === 'address-not-usable') return [];
           if (i.code !== 'ranges-overlap') throw new Error(`unexpected ${i.code}`);
-          return i.path[1];
+          return [i.path[1]];
         });
         // Two ranges overlap when the later of their starts lies in both.
         const shareAnAddress = (a: { first: number; last: number }, b: { first: number; last: number }) => {
@@ -369,7 +389,10 @@ t.test('gateway-in-range is reported exactly when the gateway lies in some range
           ranges: ranges.map((r) => ({ start: intToIpv4(r.first), end: intToIpv4(r.last) })),
         });
         const inRange = ranges.some((r) => intervalsOverlap(r, { first: gw, last: gw }));
-        return checkSubnet(s).some((i) => i.code === 'gateway-in-range') === inRange;
+        const gatewayIssues = checkSubnet(s).filter((i) => i.path[0] === 'gateway').map((i) => i.code);
+        // The network and broadcast addresses are refused before ranges are looked at.
+        if (b.size >= 4 && (gwOffset === 0 || gwOffset === b.size - 1)) return gatewayIssues.join() === 'address-not-usable';
+        return gatewayIssues.includes('gateway-in-range') === inRange;
       },
     ),
   );
