@@ -1,0 +1,117 @@
+// The admin API plane: builds the registry with the built-in method groups,
+// makes sure an admin token exists, and serves JSON-RPC over HTTP and
+// WebSocket. Other planes add their methods to `registry` before start.
+import type { Store } from '../store/store.js';
+import { TokenAuth, ensureAdminToken } from './auth.js';
+import type { ApiInfo, Listener, MethodDeps } from './deps.js';
+import { WriteGuard } from './guard.js';
+import { applyMethods } from './methods/apply.js';
+import { eventMethods } from './methods/events.js';
+import { networkMethods } from './methods/network.js';
+import { reservationMethods } from './methods/reservation.js';
+import { statusMethods } from './methods/status.js';
+import { tenantMethods } from './methods/tenant.js';
+import { tokenMethods } from './methods/token.js';
+import { Registry, type RegistryOptions } from './registry.js';
+import { RpcEndpoint, type RpcLimits } from './rpc.js';
+import { ApiServer, type ServerLimits, type ServerLog } from './server.js';
+
+export { ApiError, ErrorCode } from './errors.js';
+export { Registry, defineMethod, type AnyMethod, type CallContext, type MethodSpec, type Principal, type Scope } from './registry.js';
+export type { Listener, MethodDeps } from './deps.js';
+
+export const DEFAULT_LIMITS: RpcLimits & ServerLimits = {
+  maxBody: 1 << 20,
+  maxBatch: 100,
+  // Generous enough for a script driving the API flat out over one
+  // connection, small enough that one connection cannot monopolise the daemon.
+  rate: 50_000,
+  burst: 5_000,
+  maxInFlight: 1_000,
+  pingInterval: 15_000,
+  maxBuffered: 8 << 20,
+  maxConnections: 1_024,
+};
+
+export interface ApiOptions {
+  store: Store;
+  dataDir: string;
+  listen: { host: string; port: number };
+  tls?: { cert: string; key: string };
+  version: string;
+  startedAt?: Date;
+  log: ServerLog;
+  /** Every listener of the daemon, for `status`; defaults to the API's own. */
+  listeners?: () => Listener[];
+  limits?: Partial<RpcLimits & ServerLimits>;
+  registry?: RegistryOptions;
+}
+
+/** The built-in method groups, in docs order. */
+export function builtinMethods(deps: MethodDeps) {
+  return [
+    ...tenantMethods(deps),
+    ...networkMethods(deps),
+    ...reservationMethods(deps),
+    ...tokenMethods(deps),
+    ...applyMethods(deps),
+    ...statusMethods(deps),
+    ...eventMethods(deps),
+  ];
+}
+
+export class ApiPlane {
+  readonly name = 'api';
+  readonly registry: Registry;
+  readonly auth: TokenAuth;
+  private readonly server: ApiServer;
+  private readonly limits: RpcLimits & ServerLimits;
+
+  constructor(private readonly options: ApiOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.registry = new Registry(options.registry);
+    this.auth = new TokenAuth(options.store);
+    const info: ApiInfo = {
+      version: options.version,
+      startedAt: (options.startedAt ?? new Date()).getTime(),
+      listeners: options.listeners ?? (() => this.listeners()),
+    };
+    const deps: MethodDeps = { store: options.store, guard: new WriteGuard(options.store), info, now: () => new Date() };
+    this.registry.add(...builtinMethods(deps));
+    const endpoint = new RpcEndpoint(this.registry, this.limits, options.log);
+    this.server = new ApiServer(endpoint, this.auth, this.limits, options.log);
+  }
+
+  async start(): Promise<void> {
+    const file = await ensureAdminToken(this.options.store, this.options.dataDir);
+    if (file) this.options.log.info({ file }, 'wrote a new admin token');
+    await this.auth.start();
+    try {
+      await this.server.listen({ ...this.options.listen, ...(this.options.tls ? { tls: this.options.tls } : {}) });
+    } catch (err) {
+      this.auth.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.server.close();
+    this.auth.stop();
+  }
+
+  /** `http://HOST:PORT` (or https) once started. */
+  url(): string {
+    const url = this.server.url();
+    if (!url) throw new Error('the API is not listening');
+    return url;
+  }
+
+  listeners(): Listener[] {
+    const url = this.server.url();
+    return url ? [{ name: 'api', address: `${url}/rpc` }] : [];
+  }
+}
+
+export function createApiPlane(options: ApiOptions): ApiPlane {
+  return new ApiPlane(options);
+}
