@@ -39,6 +39,10 @@ for ifname in sys.argv[1:]:
     fcntl.ioctl(socket.socket(), SIOCETHTOOL, struct.pack('16sP', ifname.encode(), ctypes.addressof(ev)))
 `;
 
+// Debian's interpreter (what .ci/run installs) rather than whatever `python3`
+// is first on PATH: a pyenv shim costs most of a second per VM.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 // LAB.md section 5: client scripts that only set the address (the packaged
 // ones would rewrite the host's /etc/resolv.conf).
 const DHCLIENT_SH = `#!/bin/sh
@@ -388,7 +392,7 @@ export class Lab {
     if (opts.ip) await run('ip', ['-n', netns, 'addr', 'add', opts.ip, 'dev', 'eth0']);
     await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     await run('ip', ['-n', hv.netns, 'link', 'set', port, 'up']);
-    await run('ip', ['netns', 'exec', netns, 'python3', join(this.dir, 'txoff.py'), 'eth0']);
+    await run('ip', ['netns', 'exec', netns, PYTHON, '-I', '-S', join(this.dir, 'txoff.py'), 'eth0']);
     await hv.ovs.vsctl('add-port', hv.bridge, port, ...(opts.tag ? [`tag=${opts.tag}`] : []));
     const link = await out('ip', ['-n', netns, '-o', 'link', 'show', 'dev', 'eth0']);
     const mac = /link\/ether (\S+)/.exec(link)?.[1] ?? '';
