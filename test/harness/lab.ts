@@ -23,7 +23,9 @@ import {
 
 /** Prefix of every namespace and temp dir a lab creates: `weft-<id>-...`. */
 const PREFIX = 'weft-';
-const ID = /^weft-([0-9a-z]{5})-/;
+/** What a lab or OVS instance of this harness names: temp dirs and namespaces, capturing the run id. */
+const OUR_DIR = /^weft-([0-9a-z]{5})-(?:lab|ovs)$/;
+const OUR_NETNS = /^weft-([0-9a-z]{5})-(?:hv\d+|vm\d+|ul)$/;
 /** Root-namespace management veths: `wm<id><N>`. */
 const MGMT_LINK = /^wm([0-9a-z]{5})\d+$/;
 const UNDERLAY_MTU = 1600;
@@ -493,14 +495,14 @@ export async function sweep(): Promise<string[]> {
   // meanwhile safe: its dir (with owner.pid) exists before its namespaces.
   const namespaces = (await out('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]!);
   const links = [...(await out('ip', ['-o', 'link', 'show'])).matchAll(/^\d+: ([^:@\s]+)/gm)].map((m) => m[1]!);
-  const dirs = readdirSync(tmpdir()).filter((e) => ID.test(e));
+  const dirs = readdirSync(tmpdir()).filter((e) => OUR_DIR.test(e));
   const liveness = new Map<string, boolean>();
   const live = (id: string): boolean => {
     if (!liveness.has(id)) liveness.set(id, runIsLive(id));
     return liveness.get(id)!;
   };
-  const deadDirs = dirs.filter((e) => !live(ID.exec(e)![1]!)).map((e) => join(tmpdir(), e));
-  const deadNetns = namespaces.filter((ns) => ID.test(ns) && !live(ID.exec(ns)![1]!));
+  const deadDirs = dirs.filter((e) => !live(OUR_DIR.exec(e)![1]!)).map((e) => join(tmpdir(), e));
+  const deadNetns = namespaces.filter((ns) => OUR_NETNS.test(ns) && !live(OUR_NETNS.exec(ns)![1]!));
   for (const dir of deadDirs) {
     for (const pidfile of findPidfiles(dir)) {
       const pid = readPid(pidfile);
@@ -541,7 +543,7 @@ export async function sweep(): Promise<string[]> {
 /** A run is live while a dir of it has a live owner, or was made in the last minute (owner.pid not written yet). */
 function runIsLive(id: string): boolean {
   for (const entry of readdirSync(tmpdir())) {
-    if (!entry.startsWith(`${PREFIX}${id}-`)) continue;
+    if (OUR_DIR.exec(entry)?.[1] !== id) continue;
     const dir = join(tmpdir(), entry);
     const owner = readPid(join(dir, 'owner.pid'));
     if (owner !== undefined && alive(owner)) return true;
