@@ -115,3 +115,4 @@ export class ApiPlane {
 export function createApiPlane(options: ApiOptions): ApiPlane {
   return new ApiPlane(options);
 }
+

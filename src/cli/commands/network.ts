@@ -1,0 +1,118 @@
+// weft network create|list|show|delete
+import type { Command } from 'commander';
+import { call, clientCommand, collect, integer, networkRef, table, usage } from './client.js';
+
+interface Subnet {
+  cidr: string;
+  gateway?: string;
+  ranges: { start: string; end: string }[];
+  dns: string[];
+  domain?: string;
+  leaseTime: number;
+}
+interface Network {
+  tenant: string;
+  name: string;
+  vlan: number;
+  vni: number;
+  mtu: number;
+  subnets: Subnet[];
+  description?: string;
+  revision: number;
+}
+
+interface CreateFlags {
+  vlan: string;
+  vni?: string;
+  mtu?: string;
+  subnet?: string;
+  gateway?: string;
+  dhcpRange?: string[];
+  dns?: string[];
+  domain?: string;
+  leaseTime?: string;
+  description?: string;
+}
+
+function subnetOf(cmd: Command, o: CreateFlags): object[] {
+  if (o.subnet === undefined) {
+    if (o.gateway ?? o.dhcpRange ?? o.dns ?? o.domain ?? o.leaseTime) usage(cmd, '--gateway, --dhcp-range, --dns, --domain and --lease-time need --subnet');
+    return [];
+  }
+  const ranges = (o.dhcpRange ?? []).map((r) => {
+    const [start, end, ...rest] = r.split('-');
+    if (!start || !end || rest.length > 0) usage(cmd, `--dhcp-range must be FIRST-LAST, got ${JSON.stringify(r)}`);
+    return { start, end };
+  });
+  return [
+    {
+      cidr: o.subnet,
+      ...(o.gateway !== undefined ? { gateway: o.gateway } : {}),
+      ranges,
+      dns: o.dns ?? [],
+      ...(o.domain !== undefined ? { domain: o.domain } : {}),
+      ...(o.leaseTime !== undefined ? { leaseTime: integer(cmd, '--lease-time', o.leaseTime) } : {}),
+    },
+  ];
+}
+
+function subnetsText(n: Network): string {
+  return n.subnets.map((s) => s.cidr).join(',');
+}
+
+export function registerNetwork(program: Command): void {
+  const network = program.command('network').description('create, list, show and delete networks');
+  clientCommand(network, 'create', 'create a network: weft network create acme/web --vlan 11 --subnet 192.0.2.0/24 ...')
+    .argument('<tenant/network>')
+    .requiredOption('--vlan <tag>', 'VLAN tag on the hypervisors\' access ports (1-4094)')
+    .option('--vni <vni>', 'tunnel key (default: the VLAN tag)')
+    .option('--mtu <bytes>', 'MTU handed out by DHCP (default 1450)')
+    .option('--subnet <cidr>', 'the subnet, e.g. 192.0.2.0/24')
+    .option('--gateway <ip>', "the subnet's router")
+    .option('--dhcp-range <first-last>', 'a DHCP range (repeatable)', collect)
+    .option('--dns <ip>', 'a DNS server (repeatable)', collect)
+    .option('--domain <name>', 'DNS domain')
+    .option('--lease-time <seconds>', 'DHCP lease time')
+    .option('--description <text>', 'free text')
+    .action((ref: string, o: CreateFlags, cmd: Command) => {
+      const { tenant, name } = networkRef(cmd, ref);
+      const params = {
+        tenant,
+        name,
+        vlan: integer(cmd, '--vlan', o.vlan),
+        ...(o.vni !== undefined ? { vni: integer(cmd, '--vni', o.vni) } : {}),
+        ...(o.mtu !== undefined ? { mtu: integer(cmd, '--mtu', o.mtu) } : {}),
+        subnets: subnetOf(cmd, o),
+        ...(o.description !== undefined ? { description: o.description } : {}),
+      };
+      return call<Network>(cmd, 'network.create', params, (n) => `created network ${n.tenant}/${n.name} (VLAN ${n.vlan}, VNI ${n.vni})`);
+    });
+  clientCommand(network, 'list', "list networks (all, or one tenant's)")
+    .argument('[tenant]')
+    .action((tenant: string | undefined, _o: unknown, cmd: Command) =>
+      call<{ networks: Network[] }>(cmd, 'network.list', tenant === undefined ? {} : { tenant }, ({ networks }) =>
+        table(
+          ['NETWORK', 'VLAN', 'VNI', 'MTU', 'SUBNETS'],
+          networks.map((n) => [`${n.tenant}/${n.name}`, n.vlan, n.vni, n.mtu, subnetsText(n)]),
+        ),
+      ),
+    );
+  clientCommand(network, 'show', 'show a network with its subnets')
+    .argument('<tenant/network>')
+    .action((ref: string, _o: unknown, cmd: Command) => {
+      const key = networkRef(cmd, ref);
+      return call<Network>(cmd, 'network.get', key, (n) => {
+        const head = table(['NETWORK', 'VLAN', 'VNI', 'MTU', 'REVISION'], [[`${n.tenant}/${n.name}`, n.vlan, n.vni, n.mtu, n.revision]]);
+        const subnets = table(
+          ['SUBNET', 'GATEWAY', 'DHCP RANGES', 'DNS', 'DOMAIN', 'LEASE'],
+          n.subnets.map((s) => [s.cidr, s.gateway, s.ranges.map((r) => `${r.start}-${r.end}`).join(','), s.dns.join(','), s.domain, s.leaseTime]),
+        );
+        return `${head}\n${subnets}`;
+      });
+    });
+  clientCommand(network, 'delete', 'delete a network with its reservations and leases')
+    .argument('<tenant/network>')
+    .action((ref: string, _o: unknown, cmd: Command) =>
+      call<{ deleted: string[] }>(cmd, 'network.delete', networkRef(cmd, ref), ({ deleted }) => deleted.map((d) => `deleted ${d}`).join('\n')),
+    );
+}
