@@ -1,0 +1,227 @@
+// The composition root: the only module that knows every part. It prepares
+// the data directory, opens the store, starts the planes in order and stops
+// them in reverse. A plane is anything with a name, start/stop and the
+// listeners it serves; the admin API, OVSDB and OpenFlow planes (and later
+// DHCP and the election) register in PLANES below.
+import { existsSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createApiPlane } from './api/index.js';
+import { formatTarget, type Config, type Target } from './config/index.js';
+import type { Logger } from './log.js';
+import { openSqliteStore } from './store/sqlite.js';
+import { StoreVersionError, type Store } from './store/store.js';
+
+/** One address a plane serves, as status shows it (`127.0.0.1:8080`, `ptcp:6640:0.0.0.0`). */
+export interface Listener {
+  name: string;
+  address: string;
+}
+
+export interface Plane {
+  readonly name: string;
+  /**
+   * Opens the plane's listeners and sessions. A listen failure should reject
+   * with Node's own error (code EADDRINUSE etc.): the daemon turns it into a
+   * one-line message naming the plane and the address, and exits 2.
+   */
+  start(): Promise<void>;
+  /** Stops accepting, closes sessions, finishes in-flight work. Never rejects for a clean stop. */
+  stop(): Promise<void>;
+  /** The listeners actually bound (real ports when the config said 0). */
+  listeners(): Listener[];
+}
+
+/** What a plane is built from. */
+export interface DaemonContext {
+  config: Config;
+  log: Logger;
+  store: Store;
+  /** Absolute data directory (the store is `weft.db` in it). */
+  dataDir: string;
+  version: string;
+  startedAt: Date;
+  /** Every started plane's listeners, for `status`. */
+  listeners(): Listener[];
+}
+
+export type PlaneFactory = (ctx: DaemonContext) => Plane;
+
+/**
+ * The planes, in start order (they stop in reverse). Sessions to switches come
+ * first and the admin API last, so on shutdown the API stops accepting before
+ * anything it drives goes away.
+ */
+export const PLANES: PlaneFactory[] = [
+  (ctx) =>
+    createApiPlane({
+      store: ctx.store,
+      dataDir: ctx.dataDir,
+      listen: ctx.config.api,
+      ...(ctx.config.apiTlsCert && ctx.config.apiTlsKey ? { tls: { cert: ctx.config.apiTlsCert, key: ctx.config.apiTlsKey } } : {}),
+      version: ctx.version,
+      startedAt: ctx.startedAt,
+      log: ctx.log.child({ plane: 'api' }),
+      listeners: ctx.listeners,
+    }),
+];
+
+export type OpenStore = (file: string) => Promise<Store>;
+
+export interface DaemonOptions {
+  /** Defaults to the embedded SQLite store. */
+  openStore?: OpenStore;
+  /** Defaults to PLANES. */
+  planes?: PlaneFactory[];
+  version?: string;
+}
+
+export interface Daemon {
+  readonly store: Store;
+  readonly planes: readonly Plane[];
+  readonly dataDir: string;
+  listeners(): Listener[];
+  /** Stops the planes in reverse order, then flushes and closes the store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A start-up failure caused by input (config, data dir, port, store version): one line, exit 2. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+  readonly exitCode = 2;
+}
+
+export const STORE_FILE = 'weft.db';
+
+/** Creates the data directory when missing and proves it writable; returns the directory it created, if any. */
+function prepareDataDir(dir: string): string | undefined {
+  let created: string | undefined;
+  try {
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    created = mkdirSync(dir, { recursive: true, mode: 0o750 });
+    // access(W_OK) says yes to root on a read-only mount; only a write proves it.
+    const probe = join(dir, `.weft-probe-${process.pid}`);
+    writeFileSync(probe, '', { flag: 'wx' });
+    unlinkSync(probe);
+    return created;
+  } catch (err) {
+    if (created) rmSync(created, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new StartupError(`data directory ${dir} is not writable: ${code}`);
+  }
+}
+
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this host',
+};
+
+/** A file named in the config (a TLS certificate, a key) that cannot be read is the operator's to fix. */
+const FILE_ERRORS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR']);
+
+/** Turns a plane's start failure into a one-line StartupError when it is the operator's to fix. */
+function startFailure(plane: Plane, err: unknown): unknown {
+  if (err instanceof StartupError) return err;
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number; exitCode?: number };
+  if (e && typeof e === 'object' && typeof e.code === 'string' && e.code in LISTEN_REASONS && (e.syscall === 'listen' || e.syscall === 'bind')) {
+    const address = e.port === undefined ? String(e.address) : `${e.address?.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+    return new StartupError(`${plane.name} listener ${address}: ${LISTEN_REASONS[e.code]}`);
+  }
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.path === 'string' && FILE_ERRORS.has(e.code)) {
+    return new StartupError(`${plane.name}: cannot read ${e.path}: ${e.code}`);
+  }
+  if (e && typeof e === 'object' && e.exitCode === 2 && e instanceof Error) return new StartupError(`${plane.name}: ${e.message}`);
+  return err;
+}
+
+function describeTargets(targets: Target[]): string[] {
+  return targets.map(formatTarget);
+}
+
+/**
+ * Starts weft: data directory, store, planes. On any failure it undoes what it
+ * did (stops started planes, closes the store, removes a data directory it
+ * created) and rejects, with StartupError when the cause is bad input.
+ */
+export async function startDaemon(config: Config, log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const dataDir = resolve(config.data);
+  const createdDir = prepareDataDir(dataDir);
+  const undoDir = () => {
+    if (createdDir) rmSync(createdDir, { recursive: true, force: true });
+  };
+
+  const storeFile = join(dataDir, STORE_FILE);
+  let store: Store;
+  try {
+    store = await (options.openStore ?? openSqliteStore)(storeFile);
+  } catch (err) {
+    undoDir();
+    if (err instanceof StoreVersionError) throw new StartupError(`store: ${err.message}`);
+    throw err;
+  }
+  log.info({ data: dataDir, store: store.backend }, 'store open');
+
+  const started: Plane[] = [];
+  const listeners = () => started.flatMap((p) => p.listeners());
+  const ctx: DaemonContext = {
+    config,
+    log,
+    store,
+    dataDir,
+    version: options.version ?? '0.0.0',
+    startedAt: new Date(),
+    listeners,
+  };
+
+  const stopPlanes = async () => {
+    for (const plane of [...started].reverse()) {
+      try {
+        await plane.stop();
+        log.debug({ plane: plane.name }, 'plane stopped');
+      } catch (err) {
+        log.error({ plane: plane.name, err }, 'plane did not stop cleanly');
+      }
+    }
+  };
+
+  try {
+    for (const factory of options.planes ?? PLANES) {
+      const plane = factory(ctx);
+      try {
+        await plane.start();
+      } catch (err) {
+        throw startFailure(plane, err);
+      }
+      started.push(plane);
+      log.info({ plane: plane.name, listeners: plane.listeners() }, 'plane started');
+    }
+  } catch (err) {
+    await stopPlanes();
+    await store.close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'store did not close cleanly'));
+    undoDir();
+    throw err;
+  }
+
+  const served = new Set(started.map((p) => p.name));
+  for (const [name, targets] of [['ovsdb', config.ovsdb], ['openflow', config.openflow]] as const) {
+    if (!served.has(name) && targets.length > 0) log.info({ plane: name, targets: describeTargets(targets) }, 'targets configured; this plane is not served by this build yet');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const daemon: Daemon = {
+    store,
+    planes: started,
+    dataDir,
+    listeners,
+    stop() {
+      stopping ??= (async () => {
+        await stopPlanes();
+        await store.close();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+  log.info({ data: dataDir, listeners: listeners(), version: ctx.version }, 'ready');
+  return daemon;
+}
