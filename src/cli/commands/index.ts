@@ -2,7 +2,19 @@
 // running daemon's admin API. Each registers itself on the program here;
 // `weft serve` lives in ../main.ts.
 import type { Command } from 'commander';
+import { registerApply } from './apply.js';
+import { registerNetwork } from './network.js';
+import { registerReservation } from './reservation.js';
+import { registerStatus } from './status.js';
+import { registerTenant } from './tenant.js';
+import { registerToken } from './token.js';
 
 export function registerClientCommands(program: Command): Command {
+  registerTenant(program);
+  registerNetwork(program);
+  registerReservation(program);
+  registerToken(program);
+  registerApply(program);
+  registerStatus(program);
   return program;
 }
