@@ -15,23 +15,14 @@ import { tokenMethods } from './methods/token.js';
 import { Registry, type RegistryOptions } from './registry.js';
 import { RpcEndpoint, type RpcLimits } from './rpc.js';
 import { ApiServer, type ServerLimits, type ServerLog } from './server.js';
+import { DEFAULT_LIMITS } from './limits.js';
+
+export { DEFAULT_LIMITS } from './limits.js';
 
 export { ApiError, ErrorCode } from './errors.js';
 export { Registry, defineMethod, type AnyMethod, type CallContext, type MethodSpec, type Principal, type Scope } from './registry.js';
 export type { Listener, MethodDeps } from './deps.js';
 
-export const DEFAULT_LIMITS: RpcLimits & ServerLimits = {
-  maxBody: 1 << 20,
-  maxBatch: 100,
-  // Generous enough for a script driving the API flat out over one
-  // connection, small enough that one connection cannot monopolise the daemon.
-  rate: 50_000,
-  burst: 5_000,
-  maxInFlight: 1_000,
-  pingInterval: 15_000,
-  maxBuffered: 8 << 20,
-  maxConnections: 1_024,
-};
 
 export interface ApiOptions {
   store: Store;
