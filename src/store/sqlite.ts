@@ -6,8 +6,8 @@
 // writes at the disk's fsync rate (a few hundred to a few thousand per
 // second). The DHCP plane needs 10,000 durable lease writes per second, so
 // commits are grouped: `commit()` only queues; a flush on the next turn of the
-// event loop (or as soon as the queue reaches `maxBatch`) applies every queued
-// transaction inside ONE SQLite transaction, each in its own SAVEPOINT so that
+// event loop applies every queued transaction (up to `maxBatch`, the rest on
+// the turn after) inside ONE SQLite transaction, each in its own SAVEPOINT so that
 // a failed condition rolls back that transaction alone, then COMMITs once (one
 // fsync for the group) and only then settles the promises and feeds the
 // watchers, in revision order.
@@ -67,7 +67,10 @@ export interface SqliteStoreOptions {
    * more; older requests reject with CompactedError.
    */
   historyRevisions?: number;
-  /** Flush as soon as this many transactions are queued (default 1,000). */
+  /**
+   * At most this many transactions per group (default 1,000): bounds how long
+   * one flush holds the event loop.
+   */
   maxBatch?: number;
   /** Called when a watch listener throws; by default the error is rethrown asynchronously. */
   onListenerError?: (error: unknown) => void;
@@ -158,8 +161,6 @@ class SqliteStore implements Store {
   private queue: Pending[] = [];
   private scheduled: ReturnType<typeof setImmediate> | undefined;
   private closed = false;
-  /** True while a flush settles promises and feeds watchers, whose callbacks may commit again. */
-  private flushing = false;
   private readonly listeners = new Set<(changes: Change[]) => void>();
   private readonly history: number;
   private readonly maxBatch: number;
@@ -329,7 +330,7 @@ class SqliteStore implements Store {
     this.closed = true;
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
-    this.flush();
+    while (this.queue.length > 0) this.flush();
     this.listeners.clear();
     this.db.close();
   }
@@ -340,17 +341,22 @@ class SqliteStore implements Store {
 
   private enqueue(p: Pending): void {
     this.queue.push(p);
-    if (this.queue.length >= this.maxBatch && !this.flushing) this.flush();
-    else this.scheduled ??= setImmediate(() => this.flush());
+    this.scheduled ??= setImmediate(() => this.flush());
   }
 
-  /** Applies every queued transaction in one SQLite transaction: one fsync for the group. */
+  /**
+   * Applies up to `maxBatch` queued transactions in one SQLite transaction:
+   * one fsync for the group. What is left waits for the next turn of the
+   * event loop, never flushed from inside commit(): a flush settles promises,
+   * their callers commit again, and a synchronous flush there would keep the
+   * loop from ever turning (timers and sockets starve) under sustained load.
+   */
   private flush(): void {
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
-    const group = this.queue;
+    const group = this.queue.splice(0, this.maxBatch);
+    if (this.queue.length > 0 && !this.closed) this.scheduled = setImmediate(() => this.flush());
     if (group.length === 0) return;
-    this.queue = [];
 
     // Outcomes are collected first and settled only after COMMIT returned,
     // when the whole group is durable.
@@ -408,14 +414,7 @@ class SqliteStore implements Store {
       if (result.changes.length > 0) committed.push(result.changes);
       p.resolve(result);
     });
-    // A listener that commits must not flush from inside this loop, or a later
-    // revision would reach the watchers before an earlier one.
-    this.flushing = true;
-    try {
-      for (const changes of committed) this.emit(changes);
-    } finally {
-      this.flushing = false;
-    }
+    for (const changes of committed) this.emit(changes);
   }
 
   /** One transaction's ops at `revision`, inside the caller's savepoint; throws on a failed condition. */

@@ -1,0 +1,138 @@
+// An acknowledged write survives kill -9: a child writes leases with many
+// commits in flight and prints each one once its commit resolved; it is killed
+// with SIGKILL at a random moment (sometimes before it even opened the store),
+// 50 times over the same file. After every kill the store opens, passes its
+// integrity check, and holds every acknowledged lease with its value (or a
+// later one of the same address).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { lease, namespace } from '../unit/store/conformance.js';
+
+const child = join(dirname(fileURLToPath(import.meta.url)), 'store-crash-child.js');
+const KILLS = Number(process.env.WEFT_CRASH_KILLS ?? 50);
+const SEQS_PER_RUN = 10_000_000;
+
+interface Outcome {
+  acked: [number, number][];
+  ready: boolean;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Child {
+  /** Lets the child open the store; it is killed `delayMs` after that, or after it reported ready. */
+  go(delayMs: number, afterReady: boolean): Promise<Outcome>;
+  kill(): void;
+}
+
+/** Starts a child that waits, loaded, for `go`: node's start-up then overlaps the parent's checks. */
+function spawnChild(file: string, ns: string, firstSeq: number): Child {
+  const p = spawn(process.execPath, [child, file, ns, String(firstSeq)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Outcome = { acked: [], ready: false, stderr: '', code: null, signal: null };
+  let onReady = () => {};
+  let buffered = '';
+  p.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      if (line === 'ready') {
+        out.ready = true;
+        onReady();
+      } else {
+        const [s, w] = line.split(' ').map(Number);
+        out.acked.push([s!, w!]);
+      }
+    }
+  });
+  p.stderr.setEncoding('utf8').on('data', (chunk: string) => (out.stderr += chunk));
+  const closed = new Promise<Outcome>((resolve, reject) => {
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      out.code = code;
+      out.signal = signal;
+      resolve(out);
+    });
+  });
+  return {
+    go(delayMs, afterReady) {
+      const kill = () => setTimeout(() => p.kill('SIGKILL'), delayMs);
+      if (afterReady) onReady = kill;
+      else kill();
+      p.stdin.write('go\n');
+      return closed;
+    },
+    kill() {
+      p.kill('SIGKILL');
+    },
+  };
+}
+
+t.test(`acknowledged lease writes survive ${KILLS} kills with SIGKILL`, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-crash-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'store.sqlite');
+  const ns = namespace();
+  // The latest acknowledged seq of every address, over all runs.
+  const latest = new Map<number, number>();
+  let totalAcked = 0;
+  let killedBeforeReady = 0;
+
+  const spent = { child: 0, verify: 0 };
+  let next = spawnChild(file, ns, SEQS_PER_RUN);
+  t.teardown(() => next.kill());
+  for (let run = 0; run < KILLS; run++) {
+    const started = performance.now();
+    const afterReady = run % 5 !== 0;
+    const delay = Math.floor(Math.random() * (afterReady ? 300 : 150));
+    const out = await next.go(delay, afterReady);
+    next = spawnChild(file, ns, (run + 2) * SEQS_PER_RUN);
+    if (out.signal !== 'SIGKILL') {
+      t.fail(`run ${run}: the child ended by itself (code ${out.code}): ${out.stderr}`);
+      return;
+    }
+    if (!out.ready) killedBeforeReady++;
+    for (const [s, w] of out.acked) {
+      for (let q = s; q < s + w; q++) latest.set(q % 16384, Math.max(latest.get(q % 16384) ?? -1, q));
+      totalAcked++;
+    }
+
+    const killed = performance.now();
+    spent.child += killed - started;
+    const store = await openSqliteStore(file);
+    const report = await store.check();
+    const stored = new Map((await store.list('lease', { prefix: `${ns}-` })).map((o) => [o.value.ip, o.value]));
+    await store.close();
+    spent.verify += performance.now() - killed;
+    if (!report.ok) {
+      t.fail(`run ${run}: integrity check after the kill`, { problems: report.problems });
+      return;
+    }
+    const lost: string[] = [];
+    for (const [i, seq] of latest) {
+      const want = lease(ns, i, seq);
+      const got = stored.get(want.ip);
+      if (!got || got.start < seq || JSON.stringify(got) !== JSON.stringify(lease(ns, i, got.start))) {
+        lost.push(`${want.ip}: acknowledged seq ${seq}, stored ${got ? got.start : 'nothing'}`);
+      }
+    }
+    if (lost.length > 0) {
+      t.fail(`run ${run}: acknowledged writes lost after a kill ${delay} ms ${afterReady ? 'after ready' : 'after spawn'}`, {
+        lost: lost.slice(0, 10),
+        count: lost.length,
+      });
+      return;
+    }
+  }
+  t.pass(`${KILLS} kills: the store opened and passed its check every time`);
+  t.pass(`all ${totalAcked} acknowledged commits (${latest.size} addresses) were present with their values`);
+  t.comment(`time in children ${Math.round(spent.child)} ms, in verification ${Math.round(spent.verify)} ms`);
+  t.comment(`${killedBeforeReady} kills landed before the child had opened the store`);
+  t.ok(totalAcked > 0, 'the children acknowledged writes');
+});
