@@ -179,6 +179,10 @@ class SqliteStore implements Store {
   private readonly sMeta: Database.Statement<[string], { value: number }>;
   private readonly sSetMeta: Database.Statement<[number, string]>;
   private readonly sPrune: Database.Statement<[number]>;
+  // Prepared rather than exec'd: three of them run per transaction.
+  private readonly sSavepoint: Database.Statement<[]>;
+  private readonly sRelease: Database.Statement<[]>;
+  private readonly sRollbackTo: Database.Statement<[]>;
   private readonly sSince: Database.Statement<
     [number],
     { revision: number; kind: Kind; key: string; op: 'put' | 'delete'; value: string; previous: string | null }
@@ -215,6 +219,9 @@ class SqliteStore implements Store {
     this.sMeta = db.prepare(`SELECT value FROM meta WHERE key = ?`);
     this.sSetMeta = db.prepare(`UPDATE meta SET value = ? WHERE key = ?`);
     this.sPrune = db.prepare(`DELETE FROM changes WHERE revision <= ?`);
+    this.sSavepoint = db.prepare(`SAVEPOINT tx`);
+    this.sRelease = db.prepare(`RELEASE tx`);
+    this.sRollbackTo = db.prepare(`ROLLBACK TO tx`);
     this.sSince = db.prepare(
       `SELECT revision, kind, key, op, value, previous FROM changes WHERE revision > ? ORDER BY revision, seq`,
     );
@@ -368,7 +375,7 @@ class SqliteStore implements Store {
       startRevision = this.sMeta.get('revision')!.value;
       let revision = startRevision;
       for (const p of group) {
-        db.exec('SAVEPOINT tx');
+        this.sSavepoint.run();
         try {
           if (p.type === 'claim') {
             const actual = this.sTerm.get(p.scope)?.term ?? 0;
@@ -380,10 +387,10 @@ class SqliteStore implements Store {
             if (result.changes.length > 0) revision++;
             outcomes.push({ ok: true, value: result });
           }
-          db.exec('RELEASE tx');
+          this.sRelease.run();
         } catch (error) {
-          db.exec('ROLLBACK TO tx');
-          db.exec('RELEASE tx');
+          this.sRollbackTo.run();
+          this.sRelease.run();
           outcomes.push({ ok: false, error });
         }
       }
