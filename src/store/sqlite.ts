@@ -25,6 +25,7 @@ import {
   ConflictError,
   FencedError,
   StoreClosedError,
+  StoreError,
   StoreVersionError,
   type Change,
   type CommitOptions,
@@ -111,7 +112,22 @@ function prefixEnd(prefix: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Opens (creating or migrating as needed) the store in `file`. Rejects with
+ * StoreVersionError when a newer weft wrote it, and with a StoreError naming
+ * the file for anything else that stops it opening (missing directory, no
+ * permission, not a database), so the daemon can print one line and exit.
+ */
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  try {
+    return openOrThrow(file, options);
+  } catch (e) {
+    if (e instanceof StoreError) throw e;
+    throw new StoreError(`cannot open the store ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function openOrThrow(file: string, options: SqliteStoreOptions): Store {
   const migrations = options.migrations ?? MIGRATIONS;
   const target = migrations.length;
   const found = storedVersion(file);

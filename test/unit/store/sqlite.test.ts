@@ -2,13 +2,13 @@
 // it: schema versions and migrations, the integrity check, bounded history.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { keyOf } from '../../../src/model/index.js';
 import { MIGRATIONS, openSqliteStore } from '../../../src/store/sqlite.js';
-import { CompactedError, put, StoreVersionError } from '../../../src/store/store.js';
+import { CompactedError, put, StoreError, StoreVersionError } from '../../../src/store/store.js';
 import { conformance, lease, namespace } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-store-'));
@@ -129,4 +129,17 @@ t.test('a listener that throws does not stop the others or the store', async (t)
   t.same(heard, [r.revision]);
   t.equal(errors.length, 1, 'the error is reported');
   await store.close();
+});
+
+t.test('a store that cannot be opened is refused with a StoreError naming the file', async (t) => {
+  const missing = join(dir, 'no-such-dir', 'store.sqlite');
+  await t.rejects(openSqliteStore(missing), { name: 'StoreError', message: new RegExp(`cannot open the store ${missing}`) }, 'a missing directory');
+  const notADatabase = join(dir, 'garbage.sqlite');
+  writeFileSync(notADatabase, 'this is a lease file, not a database\n'.repeat(100));
+  const e = await openSqliteStore(notADatabase).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(e instanceof StoreError, 'a file that is not a database');
+  t.match((e as Error).message, notADatabase);
 });
