@@ -61,6 +61,9 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
   ],
 ];
 
+/** The schema version this weft writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 export interface SqliteStoreOptions {
   /**
    * How many revisions of history `changesSince` keeps at least (default
@@ -308,6 +311,8 @@ class SqliteStore implements Store {
     });
   }
 
+  // A full scan on the main thread: meant for start-up, `weft` maintenance
+  // commands and tests, not for the request path.
   async check(): Promise<IntegrityReport> {
     this.open();
     const problems: string[] = [];
