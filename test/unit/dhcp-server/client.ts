@@ -6,7 +6,12 @@ import {
   type DhcpMessage, type DhcpOption,
 } from '../../../protocols/dhcp/index.js';
 import { BROADCAST_IPV4, BROADCAST_MAC, buildUdpFrame, parseUdpFrame, type ParsedUdpFrame } from '../../../protocols/packet/index.js';
+import type { DhcpLog } from '../../../src/dhcp/index.js';
+import { createLogger } from '../../../src/log.js';
 import { Lease, Network, Reservation, type NetworkInput } from '../../../src/model/index.js';
+
+/** A pino logger that writes nothing: also proves pino satisfies DhcpLog. */
+export const quiet: DhcpLog = createLogger({ level: 'silent', pretty: false });
 
 export const T = DHCP_MESSAGE_TYPE;
 export type MessageType = keyof typeof DHCP_MESSAGE_TYPE;
