@@ -1,0 +1,282 @@
+// The OpenFlow 1.3 common header, the bounded reader and writer every codec
+// in this directory uses, and the one error type decoders raise.
+
+export const OFP_VERSION = 4;
+export const OFP_HEADER_LEN = 8;
+/** The largest message the 16-bit length field can describe. */
+export const OFP_MAX_LEN = 0xffff;
+
+/** Message type numbers of OpenFlow 1.3 (ofp_type). */
+export const OFPT = {
+  HELLO: 0,
+  ERROR: 1,
+  ECHO_REQUEST: 2,
+  ECHO_REPLY: 3,
+  EXPERIMENTER: 4,
+  FEATURES_REQUEST: 5,
+  FEATURES_REPLY: 6,
+  GET_CONFIG_REQUEST: 7,
+  GET_CONFIG_REPLY: 8,
+  SET_CONFIG: 9,
+  PACKET_IN: 10,
+  FLOW_REMOVED: 11,
+  PORT_STATUS: 12,
+  PACKET_OUT: 13,
+  FLOW_MOD: 14,
+  GROUP_MOD: 15,
+  PORT_MOD: 16,
+  TABLE_MOD: 17,
+  MULTIPART_REQUEST: 18,
+  MULTIPART_REPLY: 19,
+  BARRIER_REQUEST: 20,
+  BARRIER_REPLY: 21,
+  QUEUE_GET_CONFIG_REQUEST: 22,
+  QUEUE_GET_CONFIG_REPLY: 23,
+  ROLE_REQUEST: 24,
+  ROLE_REPLY: 25,
+  GET_ASYNC_REQUEST: 26,
+  GET_ASYNC_REPLY: 27,
+  SET_ASYNC: 28,
+  METER_MOD: 29,
+} as const;
+
+/**
+ * A malformed input. `offset` is the byte position, from the start of the
+ * buffer handed to the decoder, where decoding could not go on.
+ */
+export class OpenFlowDecodeError extends Error {
+  override readonly name = 'OpenFlowDecodeError';
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`OpenFlow decode error at offset ${offset}: ${reason}`);
+  }
+}
+
+/**
+ * A cursor over [start, end) of a buffer. Every read is checked against
+ * `end`, so a length field cannot make a decoder look at bytes that belong
+ * to a neighbour or lie past the buffer.
+ */
+export class Reader {
+  private readonly view: DataView;
+  pos: number;
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = start;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  fail(reason: string, at = this.pos): never {
+    throw new OpenFlowDecodeError(at, reason);
+  }
+
+  need(n: number, what: string): void {
+    if (n < 0 || this.pos + n > this.end) this.fail(`${what}: needs ${n} bytes, ${this.remaining} left`);
+  }
+
+  u8(what = 'u8'): number {
+    this.need(1, what);
+    return this.view.getUint8(this.pos++);
+  }
+
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(what = 'u64'): bigint {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  /** An unsigned big-endian integer of `n` bytes (n ≤ 16). */
+  uint(n: number, what = 'uint'): bigint {
+    this.need(n, what);
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(this.buf[this.pos + i]!);
+    this.pos += n;
+    return v;
+  }
+
+  bytes(n: number, what = 'bytes'): Uint8Array {
+    this.need(n, what);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  skip(n: number, what = 'padding'): void {
+    this.need(n, what);
+    this.pos += n;
+  }
+
+  /** A reader over the next `n` bytes; this reader moves past them. */
+  sub(n: number, what: string): Reader {
+    this.need(n, what);
+    const r = new Reader(this.buf, this.pos, this.pos + n);
+    this.pos += n;
+    return r;
+  }
+
+  rest(): Uint8Array {
+    return this.bytes(this.remaining);
+  }
+
+  /** A NUL-padded fixed-width string. */
+  str(n: number, what = 'string'): string {
+    const b = this.bytes(n, what);
+    const z = b.indexOf(0);
+    return new TextDecoder().decode(z < 0 ? b : b.subarray(0, z));
+  }
+}
+
+/** A growing big-endian byte sink. */
+export class Writer {
+  private buf = new Uint8Array(64);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+
+  private grow(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.grow(1);
+    this.view.setUint8(this.length, v & 0xff);
+    this.length += 1;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.grow(2);
+    this.view.setUint16(this.length, v & 0xffff);
+    this.length += 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.grow(4);
+    this.view.setUint32(this.length, v >>> 0);
+    this.length += 4;
+    return this;
+  }
+
+  u64(v: bigint): this {
+    this.grow(8);
+    this.view.setBigUint64(this.length, BigInt.asUintN(64, v));
+    this.length += 8;
+    return this;
+  }
+
+  uint(v: bigint, n: number): this {
+    this.grow(n);
+    for (let i = n - 1; i >= 0; i--) {
+      this.buf[this.length + i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    this.length += n;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.grow(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+
+  zeros(n: number): this {
+    this.grow(n);
+    this.buf.fill(0, this.length, this.length + n);
+    this.length += n;
+    return this;
+  }
+
+  /** Zero padding so that (length - from) is a multiple of 8. */
+  pad8(from = 0): this {
+    return this.zeros((8 - ((this.length - from) % 8)) % 8);
+  }
+
+  str(s: string, n: number): this {
+    const b = new TextEncoder().encode(s).subarray(0, n - 1);
+    this.bytes(b);
+    return this.zeros(n - b.length);
+  }
+
+  setU16(at: number, v: number): this {
+    this.view.setUint16(at, v & 0xffff);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+export interface Header {
+  version: number;
+  type: number;
+  length: number;
+  xid: number;
+}
+
+export function encodeHeader(w: Writer, type: number, xid: number): number {
+  const at = w.length;
+  w.u8(OFP_VERSION).u8(type).u16(0).u32(xid);
+  return at;
+}
+
+/** Writes the length of the message that started at `at`; rejects oversize ones. */
+export function finishLength(w: Writer, at: number, what: string): void {
+  const len = w.length - at;
+  if (len > OFP_MAX_LEN) throw new RangeError(`${what} is ${len} bytes, more than an OpenFlow length can hold`);
+  w.setU16(at + 2, len);
+}
+
+export function decodeHeader(r: Reader): Header {
+  const start = r.pos;
+  const version = r.u8('header version');
+  const type = r.u8('header type');
+  const length = r.u16('header length');
+  const xid = r.u32('header xid');
+  if (length < OFP_HEADER_LEN) r.fail(`header length ${length} is shorter than the header`, start + 2);
+  return { version, type, length, xid };
+}
+
+/**
+ * How many bytes the first message in `buf` occupies, or undefined when
+ * more bytes are needed. Lets a stream reader frame messages without
+ * decoding them.
+ */
+export function messageLength(buf: Uint8Array, offset = 0): number | undefined {
+  if (buf.length - offset < OFP_HEADER_LEN) return undefined;
+  const len = (buf[offset + 2]! << 8) | buf[offset + 3]!;
+  if (len < OFP_HEADER_LEN) throw new OpenFlowDecodeError(offset + 2, `header length ${len} is shorter than the header`);
+  return buf.length - offset < len ? undefined : len;
+}
