@@ -80,6 +80,7 @@ export type MessageBody =
   | { type: 'role_request'; role: number; generationId: bigint }
   | { type: 'role_reply'; role: number; generationId: bigint }
   | { type: 'bundle_control'; bundleId: number; controlType: number; flags: number; properties: Uint8Array }
+  /** On encoding, `message` takes the outer xid, as the switch requires. */
   | { type: 'bundle_add'; bundleId: number; flags: number; message: Message; properties: Uint8Array }
   /** A message type this codec does not model, with its body as is. */
   | { type: 'unknown'; msgType: number; body: Uint8Array };
@@ -226,7 +227,8 @@ export function encodeMessage(m: Message): Uint8Array {
       encodeBundleControl(w, m);
       break;
     case 'bundle_add':
-      encodeBundleAdd(w, { ...m, message: encodeMessage(m.message) });
+      // The bundle extension requires the inner xid to equal the outer one.
+      encodeBundleAdd(w, { ...m, message: encodeMessage({ ...m.message, xid: m.xid }) });
       break;
     case 'unknown':
       w.bytes(m.body);

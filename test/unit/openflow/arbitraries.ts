@@ -254,6 +254,6 @@ export const message: fc.Arbitrary<Message> = fc
       },
     ),
   )
-  .map(([xid, body]) => ({ ...body, xid }) as Message);
+  .map(([xid, body]) => (body.type === 'bundle_add' ? { ...body, xid, message: { ...body.message, xid } } : { ...body, xid }) as Message);
 
 export { flowMod as flowModBody };
