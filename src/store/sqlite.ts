@@ -19,7 +19,7 @@
 // `store` benchmark, which reports it).
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
-import { KINDS, keyOf, type Kind, type KindMap } from '../model/index.js';
+import type { Kind, KindMap } from '../model/index.js';
 import {
   CompactedError,
   ConflictError,
@@ -319,6 +319,10 @@ class SqliteStore implements Store {
     for (const row of this.db.prepare(`PRAGMA integrity_check`).all() as { integrity_check: string }[]) {
       if (row.integrity_check !== 'ok') problems.push(`sqlite: ${row.integrity_check}`);
     }
+    // The model (and zod with it) is loaded only here: nothing else in the
+    // store looks inside values, and a process that only writes starts faster.
+    const { KINDS, keyOf } = await import('../model/index.js');
+    this.open();
     const revision = this.sMeta.get('revision')!.value;
     const kinds = new Set<string>(KINDS);
     const all = this.db.prepare(`SELECT kind, key, value, revision FROM objects`) as Database.Statement<

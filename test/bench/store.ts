@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { keyOf } from '../../src/model/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { put, type Store } from '../../src/store/store.js';
-import { lease, namespace } from '../unit/store/conformance.js';
+import { namespace } from '../unit/store/conformance.js';
+import { lease } from '../unit/store/leases.js';
 
 const seconds = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 

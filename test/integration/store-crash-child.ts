@@ -1,19 +1,21 @@
 // The victim of the crash test: writes leases with many commits in flight and
 // reports each one on stdout only after its commit resolved, until it is
-// killed. Usage: node store-crash-child.js FILE NAMESPACE FIRST_SEQ
+// killed. Usage: node store-crash-child.js FILE NAMESPACE FIRST_SEQ ADDRESSES
 //
-// Leases overwrite one another (the key is seq mod 16384), so the parent can
+// Leases overwrite one another (the key is seq mod ADDRESSES), so the parent can
 // also check that a later acknowledged value is never replaced by an earlier
-// one. Every few commits is a multi-lease transaction, so atomicity is
-// exercised across the crash too.
+// one. A transaction starting at a seq divisible by 5 writes three leases, so
+// atomicity is exercised across the crash too. Like a DHCP leader, the child
+// claims a term now and then and fences every write with the term it holds;
+// writes caught behind a claim are fenced and retried under the new term.
 import { writeSync } from 'node:fs';
-import { keyOf } from '../../src/model/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { put, type Op } from '../../src/store/store.js';
-import { lease } from '../unit/store/conformance.js';
+import { FencedError, put, type Op } from '../../src/store/store.js';
+import { lease, leaseKey } from '../unit/store/leases.js';
 
-const [file, namespace, first] = process.argv.slice(2);
-if (!file || !namespace || !first) throw new Error('usage: store-crash-child FILE NAMESPACE FIRST_SEQ');
+const [file, namespace, first, addresses] = process.argv.slice(2);
+if (!file || !namespace || !first || !addresses) throw new Error('usage: store-crash-child FILE NAMESPACE FIRST_SEQ ADDRESSES');
+const ADDRESSES = Number(addresses);
 const ns = namespace;
 
 const IN_FLIGHT = 256;
@@ -38,28 +40,45 @@ function say(line: string): void {
 // The parent starts us ahead of time, while it still checks the store after
 // the previous kill, and says `go` when the store is ours.
 await new Promise((resolve) => process.stdin.once('data', resolve));
-const store = await openSqliteStore(file);
+// A short history keeps the file small, so the parent's checks stay quick.
+const store = await openSqliteStore(file, { historyRevisions: 1000 });
+const scope = `network:${ns}-t/net`;
+let term = await store.term(scope);
 say('ready\n');
 
+function fail(e: unknown): never {
+  writeSync(2, `${String(e)}\n`);
+  process.exit(1);
+}
+
+function claim(): void {
+  store.claimTerm(scope, term).then((t) => {
+    term = t;
+    say(`term ${t}\n`);
+    setTimeout(claim, 10);
+  }, fail);
+}
+claim();
+
 let seq = Number(first);
-function next(): void {
-  const mine = seq;
-  const width = mine % 5 === 0 ? 3 : 1;
-  seq += width;
+function write(mine: number, width: number): void {
   const ops: Op[] = [];
   for (let s = mine; s < mine + width; s++) {
-    const l = lease(ns, s % 16384, s);
-    ops.push(put('lease', keyOf('lease', l), l));
+    const l = lease(ns, s % ADDRESSES, s);
+    ops.push(put('lease', leaseKey(l), l));
   }
-  store.commit(ops).then(
+  store.commit(ops, { fence: { scope, term } }).then(
     () => {
       say(`${mine} ${width}\n`);
       next();
     },
-    (e: unknown) => {
-      writeSync(2, `commit failed: ${String(e)}\n`);
-      process.exit(1);
-    },
+    (e: unknown) => (e instanceof FencedError ? write(mine, width) : fail(e)),
   );
+}
+function next(): void {
+  const mine = seq;
+  const width = mine % 5 === 0 ? 3 : 1;
+  seq += width;
+  write(mine, width);
 }
 for (let i = 0; i < IN_FLIGHT; i++) next();

@@ -7,7 +7,7 @@
 // and compares counts before and after.
 import fc from 'fast-check';
 import type { Test } from 'tap';
-import { intToIpv4, keyOf, KINDS, type Kind, type KindMap } from '../../../src/model/index.js';
+import { keyOf, KINDS, type Kind, type KindMap } from '../../../src/model/index.js';
 import {
   ConflictError,
   del,
@@ -18,6 +18,7 @@ import {
   type Op,
   type Store,
 } from '../../../src/store/store.js';
+import { lease, mac } from './leases.js';
 
 const run = Date.now().toString(36).slice(-6);
 let namespaces = 0;
@@ -26,28 +27,7 @@ export function namespace(): string {
   return `w${run}${(namespaces++).toString().padStart(4, '0')}`;
 }
 
-/** DHCP pool addresses for tests: 198.18.64.0/18. */
-export function poolIp(i: number): string {
-  return intToIpv4(0xc6124000 + (i % 16384));
-}
-
-function mac(i: number): string {
-  const hex = (i % 0x1000000).toString(16).padStart(6, '0');
-  return `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
-}
-
-/** A lease of network `ns-t/net`; `seq` varies the value (not the key, which is the address). */
-export function lease(ns: string, i: number, seq = 0): KindMap['lease'] {
-  return {
-    tenant: `${ns}-t`,
-    network: 'net',
-    ip: poolIp(i),
-    mac: mac(i),
-    state: 'bound',
-    start: seq,
-    expiresAt: seq + 3_600_000,
-  };
-}
+export { lease, mac, poolIp } from './leases.js';
 
 /** A valid value of `kind` whose key starts with `ns-`; `i` picks the key, `v` varies the rest. */
 export function sample<K extends Kind>(kind: K, ns: string, i: number, v = 0): KindMap[K] {
