@@ -91,7 +91,7 @@ export function decodeAction(r: Reader): Action {
   const len = r.u16('action length');
   if (len < 8 || len % 8 !== 0) r.fail(`action length ${len} is not a positive multiple of 8`, start + 2);
   const body = r.sub(len - 4, `action ${type} body`);
-  const keep = (): Action => ({ type: 'unknown', actionType: type, body: r.buf.slice(start + 4, start + len) });
+  const keep = (): Action => ({ type: 'unknown', actionType: type, body: r.copy(start + 4, start + len) });
   switch (type) {
     case OFPAT.OUTPUT: {
       if (len !== 16) body.fail(`output action length ${len}`, start + 2);

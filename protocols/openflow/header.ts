@@ -120,9 +120,18 @@ export class Reader {
 
   bytes(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = this.copy(this.pos, this.pos + n);
     this.pos += n;
     return out;
+  }
+
+  /**
+   * A plain Uint8Array copy of [from, to): decoded values never alias the
+   * input (Buffer.slice would), so callers may reuse their buffers.
+   */
+  copy(from: number, to: number): Uint8Array {
+    if (from < 0 || to > this.end || from > to) this.fail(`range [${from}, ${to}) is outside the input`, from);
+    return new Uint8Array(this.buf.subarray(from, to));
   }
 
   skip(n: number, what = 'padding'): void {

@@ -84,7 +84,7 @@ export function decodeInstruction(r: Reader): Instruction {
       exact(8);
       return { type: 'meter', meterId: body.u32('meter id') };
     default:
-      return { type: 'unknown', instructionType: type, body: r.buf.slice(start + 4, start + len) };
+      return { type: 'unknown', instructionType: type, body: r.copy(start + 4, start + len) };
   }
 }
 

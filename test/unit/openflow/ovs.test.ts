@@ -137,6 +137,8 @@ t.test('a real switch holds and reports the flows exactly as weft renders them',
   const sent: Message[] = [];
   for (const c of golden.filter((g) => g.args[0] === 'add-group')) for (const h of c.messages) sent.push(decodeMessage(bytes(h)));
   for (const c of golden.filter((g) => g.args[0] === 'add-flow')) for (const h of c.messages) sent.push(decodeMessage(bytes(h)));
+  const toController = flowMod({ priority: 1000, cookie: 0x77n, match: { fields: [{ field: 'in_port', value: 4n }] }, instructions: [{ type: 'apply_actions', actions: [output(OFPP.CONTROLLER)] }] });
+  sent.push({ type: 'flow_mod', xid: 1, ...toController });
   for (const m of sent) conn.send(m);
   // A bundle committed atomically and in order, as flow sync will use it.
   const bundled = { type: 'flow_mod' as const, xid: 1, ...flowMod({ tableId: 70, priority: 5, cookie: 0x57n, instructions: [{ type: 'apply_actions', actions: [output(4)] }] }) };
@@ -171,6 +173,22 @@ t.test('a real switch holds and reports the flows exactly as weft renders them',
   tt.same(gstats.map((g) => g.groupId).sort(), [5, 6, 7, 8], 'group stats');
   const pstats = (await conn.multipart({ kind: 'port_stats', portNo: OFPP.ANY })).flatMap((p) => (p.body.kind === 'port_stats' ? p.body.stats : []));
   tt.equal(pstats.length, 6, 'port stats for every port');
+
+  // The management socket is a service connection: ask for packet-ins (OFPT_SET_ASYNC, not modelled).
+  const async = new Uint8Array(24);
+  async.set([0, 0, 0, 7], 0);
+  conn.send({ type: 'unknown', msgType: 28, body: async });
+  await conn.barrier();
+  const arp = bytes('ffffffffffff505400000001080600010800060400015054000000' + '01c0000201000000000000c000020c');
+  execFileSync('ovs-appctl', ['-t', join(dir, 'ovs-vswitchd.ctl'), 'netdev-dummy/receive', 'p4', Buffer.from(arp).toString('hex')]);
+  const pin = await conn.wait((m) => m.type === 'packet_in');
+  tt.match(pin, { type: 'packet_in', cookie: 0x77n, tableId: 0, totalLen: arp.length, match: { fields: [{ field: 'in_port', value: 4n }] } }, 'packet-in names the flow and the port');
+  tt.same(pin.type === 'packet_in' ? pin.data : undefined, arp, 'packet-in carries the frame');
+
+  conn.send({ type: 'packet_out', bufferId: 0xffffffff, inPort: OFPP.CONTROLLER, actions: [output(5)], data: arp });
+  await conn.barrier();
+  const p5 = (await conn.multipart({ kind: 'port_stats', portNo: 5 })).flatMap((p) => (p.body.kind === 'port_stats' ? p.body.stats : []));
+  tt.match(p5, [{ portNo: 5, txPackets: 1n, txBytes: BigInt(arp.length) }], 'packet-out leaves by the port it names');
 
   const role = conn.send({ type: 'role_request', role: 1, generationId: 0n });
   tt.match(await conn.wait((m) => m.xid === role), { type: 'role_reply', role: 1 }, 'role EQUAL is granted');
