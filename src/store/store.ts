@@ -19,7 +19,8 @@ export interface Versioned<K extends Kind = Kind> {
  * One write inside a transaction. `ifRevision` makes the write conditional
  * (compare-and-set): a number means "the object is still at this revision",
  * `null` means "the object does not exist". A failed condition fails the
- * whole transaction with a ConflictError and changes nothing.
+ * whole transaction with a ConflictError and changes nothing. Deleting an
+ * absent object without a condition is not an error and not a change.
  */
 export type Op =
   | { op: 'put'; kind: Kind; key: string; value: KindMap[Kind]; ifRevision?: number | null }
