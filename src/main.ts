@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createApiPlane } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
 import type { Logger } from './log.js';
+import { createOvsdbPlane, type OvsdbPlane } from './ovsdb/plane.js';
 import { openSqliteStore } from './store/sqlite.js';
 import { StoreVersionError, type Store } from './store/store.js';
 
@@ -46,12 +47,37 @@ export interface DaemonContext {
 
 export type PlaneFactory = (ctx: DaemonContext) => Plane;
 
+/** Planes that others use (the API shows the OVSDB plane's live host state), by daemon. */
+const ovsdbPlanes = new WeakMap<DaemonContext, OvsdbPlane>();
+
+/** The default controller target of a host uses the first OpenFlow listener's port (LAB.md: same address the host reached weft at). */
+function openflowListener(config: Config): { port: number; scheme: 'tcp' | 'ssl' } | undefined {
+  const t = config.openflow.find((x) => x.scheme === 'ptcp' || x.scheme === 'pssl');
+  return t && (t.scheme === 'ptcp' || t.scheme === 'pssl') ? { port: t.port, scheme: t.scheme === 'pssl' ? 'ssl' : 'tcp' } : undefined;
+}
+
 /**
  * The planes, in start order (they stop in reverse). Sessions to switches come
  * first and the admin API last, so on shutdown the API stops accepting before
  * anything it drives goes away.
  */
 export const PLANES: PlaneFactory[] = [
+  (ctx) => {
+    const c = ctx.config;
+    const openflow = openflowListener(c);
+    const plane = createOvsdbPlane({
+      store: ctx.store,
+      log: ctx.log.child({ plane: 'ovsdb' }),
+      targets: c.ovsdb,
+      admit: c.admit,
+      controllerTargets: c.controllerTargets,
+      ...(openflow ? { openflow } : {}),
+      ...(c.ovsdbTlsCert && c.ovsdbTlsKey && c.ovsdbTlsCa ? { tls: { cert: c.ovsdbTlsCert, key: c.ovsdbTlsKey, ca: c.ovsdbTlsCa } } : {}),
+      session: { probeInterval: c.ovsdbProbe },
+    });
+    ovsdbPlanes.set(ctx, plane);
+    return plane;
+  },
   (ctx) =>
     createApiPlane({
       store: ctx.store,
@@ -62,6 +88,7 @@ export const PLANES: PlaneFactory[] = [
       startedAt: ctx.startedAt,
       log: ctx.log.child({ plane: 'api' }),
       listeners: ctx.listeners,
+      ...(ovsdbPlanes.has(ctx) ? { hosts: ovsdbPlanes.get(ctx)! } : {}),
     }),
 ];
 

@@ -7,6 +7,7 @@ import type { ApiInfo, Listener, MethodDeps } from './deps.js';
 import { WriteGuard } from './guard.js';
 import { applyMethods } from './methods/apply.js';
 import { eventMethods } from './methods/events.js';
+import { hostMethods, type HostDeps, type HostRuntime } from './methods/host.js';
 import { networkMethods } from './methods/network.js';
 import { reservationMethods } from './methods/reservation.js';
 import { statusMethods } from './methods/status.js';
@@ -22,6 +23,7 @@ export { DEFAULT_LIMITS } from './limits.js';
 export { ApiError, ErrorCode } from './errors.js';
 export { Registry, defineMethod, type AnyMethod, type CallContext, type MethodSpec, type Principal, type Scope } from './registry.js';
 export type { Listener, MethodDeps } from './deps.js';
+export type { HostRuntime } from './methods/host.js';
 
 
 export interface ApiOptions {
@@ -36,14 +38,17 @@ export interface ApiOptions {
   listeners?: () => Listener[];
   limits?: Partial<RpcLimits & ServerLimits>;
   registry?: RegistryOptions;
+  /** The live side of hosts (the OVSDB plane), for host.*. */
+  hosts?: HostRuntime;
 }
 
 /** The built-in method groups, in docs order. */
-export function builtinMethods(deps: MethodDeps) {
+export function builtinMethods(deps: MethodDeps & HostDeps) {
   return [
     ...tenantMethods(deps),
     ...networkMethods(deps),
     ...reservationMethods(deps),
+    ...hostMethods(deps),
     ...tokenMethods(deps),
     ...applyMethods(deps),
     ...statusMethods(deps),
@@ -67,7 +72,13 @@ export class ApiPlane {
       startedAt: (options.startedAt ?? new Date()).getTime(),
       listeners: options.listeners ?? (() => this.listeners()),
     };
-    const deps: MethodDeps = { store: options.store, guard: new WriteGuard(options.store), info, now: () => new Date() };
+    const deps: MethodDeps & HostDeps = {
+      store: options.store,
+      guard: new WriteGuard(options.store),
+      info,
+      now: () => new Date(),
+      ...(options.hosts ? { hosts: options.hosts } : {}),
+    };
     this.registry.add(...builtinMethods(deps));
     const endpoint = new RpcEndpoint(this.registry, this.limits, options.log);
     this.server = new ApiServer(endpoint, this.auth, this.limits, options.log);

@@ -33,13 +33,13 @@ import {
   type TableUpdates2,
   type Value,
 } from '../../protocols/ovsdb/index.js';
+import { RECONCILE_MONITOR } from './reconcile.js';
 import { RpcError, type Session } from './session.js';
 
 export const DATABASE = 'Open_vSwitch';
 const MONITOR_ID = 'weft';
 
-/** The columns weft reads; columns an older schema lacks are left out. */
-export const MONITORED: Record<string, string[]> = {
+const READ: Record<string, string[]> = {
   Open_vSwitch: ['bridges', 'external_ids', 'datapath_types', 'iface_types', 'ovs_version', 'manager_options'],
   Bridge: ['name', 'ports', 'controller', 'fail_mode', 'protocols', 'datapath_type', 'external_ids', 'other_config'],
   Port: ['name', 'interfaces', 'tag', 'trunks', 'vlan_mode', 'external_ids'],
@@ -47,6 +47,11 @@ export const MONITORED: Record<string, string[]> = {
   Controller: ['target', 'external_ids', 'is_connected'],
   Manager: ['target', 'external_ids', 'is_connected'],
 };
+
+/** The columns weft reads (its own and the reconciler's); columns an older schema lacks are left out. */
+export const MONITORED: Record<string, string[]> = Object.fromEntries(
+  Object.entries(READ).map(([table, cols]) => [table, [...new Set([...cols, ...((RECONCILE_MONITOR as Record<string, string[]>)[table] ?? [])])]]),
+);
 
 /** Interface types that are tunnels, not VM ports. */
 const TUNNEL_TYPES = new Set(['vxlan', 'geneve', 'gre', 'stt', 'erspan', 'ip6gre', 'ip6erspan', 'gtpu', 'bareudp', 'srv6']);

@@ -1,0 +1,259 @@
+// The OVSDB plane against real ovsdb-servers, one per "hypervisor": hosts
+// that point their manager at weft appear pending, are admitted through the
+// API, and converge to a full tunnel mesh; weft repairs hand edits, leaves
+// the operator's objects alone, survives restarts on either side without
+// rewriting anything, dials hosts in active mode, speaks TLS, and drops bad
+// peers without the others noticing. Every wait polls; nothing is timed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { HttpClient } from '../../src/api/client.js';
+import { createApiPlane, type ApiPlane } from '../../src/api/index.js';
+import { parseTarget, type Target } from '../../src/config/target.js';
+import { parseAdmitRule } from '../../src/ovsdb/admission.js';
+import { OvsdbPlane, type OvsdbPlaneOptions } from '../../src/ovsdb/plane.js';
+import { tunnelName } from '../../src/ovsdb/reconcile.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
+import { Ovs } from '../harness/ovs.js';
+import { sleep } from '../harness/proc.js';
+import { OVS, requirement } from '../harness/require.js';
+
+const quiet = { info() {}, warn() {}, debug() {}, error() {} };
+const OPENFLOW = { port: 6653, scheme: 'tcp' as const };
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(50);
+  }
+}
+
+interface Weft {
+  store: Store;
+  plane: OvsdbPlane;
+  api: ApiPlane;
+  client: HttpClient;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A weft with the OVSDB plane and the API on one store; `keepStore` for a restart. */
+async function startWeft(dir: string, options: Partial<OvsdbPlaneOptions> = {}, targets: Target[] = [parseTarget('ptcp:0:127.0.0.1')]): Promise<Weft> {
+  const store = await openSqliteStore(join(dir, 'weft.db'));
+  const plane = new OvsdbPlane({ store, log: quiet, targets, openflow: OPENFLOW, localIp: false, session: { probeInterval: 1000 }, backoff: { min: 100, max: 1000 }, ...options });
+  await plane.start();
+  const api = createApiPlane({ store, dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, version: 'test', log: quiet, hosts: plane, registry: { checkResults: true } });
+  await api.start();
+  const token = execFileSync('cat', [join(dir, 'admin.token')], { encoding: 'utf8' }).trim();
+  const client = new HttpClient({ url: api.url(), token });
+  return {
+    store,
+    plane,
+    api,
+    client,
+    port: plane.listenPort() ?? 0,
+    async stop() {
+      await client.close();
+      await api.stop();
+      await plane.stop();
+      await store.close();
+    },
+  };
+}
+
+interface HostInfo {
+  name: string;
+  state: string;
+  status: { connected: boolean; tunnels: string[]; reconcile: string };
+}
+
+const hostList = async (w: Weft) => (await w.client.call<{ hosts: HostInfo[] }>('host.list', {})).hosts;
+
+async function hypervisor(name: string, ip: string): Promise<Ovs> {
+  const ovs = await Ovs.start({ vswitchd: false });
+  await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=${name}`, `external_ids:weft-encap-ip=${ip}`);
+  return ovs;
+}
+
+const vs = async (ovs: Ovs, ...args: string[]) => (await ovs.vsctl(...args)).trim();
+
+/** The weft tunnels of a host as `peer=remote_ip`, sorted. */
+async function tunnels(ovs: Ovs): Promise<string[]> {
+  const text = await vs(ovs, '--format=json', '--columns=name,options,external_ids', 'list', 'Interface');
+  const json = JSON.parse(text) as { data: [string, ['map', [string, string][]], ['map', [string, string][]]][] };
+  const out: string[] = [];
+  for (const [, options, ext] of json.data) {
+    const e = new Map(ext[1]);
+    if (e.get('weft') !== 'owned' || !e.get('weft-peer')) continue;
+    out.push(`${e.get('weft-peer')}=${new Map(options[1]).get('remote_ip')}`);
+  }
+  return out.sort();
+}
+
+const meshOf = (names: string[], ips: Record<string, string>) => (self: string) =>
+  names
+    .filter((n) => n !== self)
+    .map((n) => `${n}=${ips[n]}`)
+    .sort();
+
+async function converged(w: Weft, names: string[]): Promise<boolean> {
+  const hosts = await hostList(w);
+  return names.every((n) => hosts.find((h) => h.name === n)?.status.reconcile === 'converged');
+}
+
+t.test('three hypervisors that set their manager to weft', requirement(OVS), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-ovsdb-plane-'));
+  let weft = await startWeft(dir);
+  const names = ['hv1', 'hv2', 'hv3'];
+  const ips: Record<string, string> = { hv1: '198.18.0.1', hv2: '198.18.0.2', hv3: '198.18.0.3' };
+  const hv: Record<string, Ovs> = {};
+  t.teardown(async () => {
+    await weft.stop().catch(() => undefined);
+    for (const o of Object.values(hv)) await o.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const n of names) hv[n] = await hypervisor(n, ips[n]!);
+  // The operator's own bridge, which weft must never touch.
+  await hv.hv1!.vsctl('add-br', 'br-user', '--', 'add-port', 'br-user', 'eth9', '--', 'set', 'port', 'eth9', 'tag=7');
+  const userBridge = await vs(hv.hv1!, '--columns=name,ports,fail_mode,protocols,controller,external_ids', 'list', 'Bridge', 'br-user');
+  for (const n of names) await hv[n]!.vsctl('set-manager', `tcp:127.0.0.1:${weft.port}`);
+  const mesh = meshOf(names, ips);
+
+  await t.test('they appear as pending and weft touches nothing', async (t) => {
+    const hosts = await until('three pending hosts', async () => {
+      const h = await hostList(weft);
+      return h.length === 3 && h.every((x) => x.status.connected) ? h : undefined;
+    });
+    t.same(hosts.map((h) => [h.name, h.state]), names.map((n) => [n, 'pending']));
+    t.equal(weft.plane.stats.transactions, 0, 'no transaction to a pending host');
+    t.equal(await vs(hv.hv1!, 'list-br'), 'br-user');
+  });
+
+  await t.test('admitted through the API, they converge to a full mesh', async (t) => {
+    for (const n of names) await weft.client.call('host.admit', { name: n });
+    for (const n of names) {
+      await until(`${n}'s mesh`, async () => JSON.stringify(await tunnels(hv[n]!)) === JSON.stringify(mesh(n)));
+      t.same(await tunnels(hv[n]!), mesh(n), `${n} tunnels to the two others`);
+      t.equal(await vs(hv[n]!, 'get', 'bridge', 'br-int', 'fail_mode'), 'secure');
+      t.equal(await vs(hv[n]!, 'get', 'bridge', 'br-int', 'protocols'), '[OpenFlow13]');
+      t.equal(await vs(hv[n]!, 'get-controller', 'br-int'), `tcp:127.0.0.1:${OPENFLOW.port}`, 'controller = the address the host reached weft at');
+    }
+    await until('all converged', () => converged(weft, names));
+    const h = await weft.client.call<HostInfo>('host.get', { name: 'hv1' });
+    t.same(h.status.tunnels, ['hv2', 'hv3']);
+  });
+
+  await t.test('a tunnel deleted by hand comes back', async (t) => {
+    const name = tunnelName('hv2');
+    await hv.hv1!.vsctl('del-port', 'br-int', name);
+    await until('the tunnel back', async () => (await tunnels(hv.hv1!)).includes(`hv2=${ips.hv2}`));
+    t.same(await tunnels(hv.hv1!), mesh('hv1'));
+  });
+
+  await t.test("the operator's bridge and its ports are untouched", async (t) => {
+    t.equal(await vs(hv.hv1!, '--columns=name,ports,fail_mode,protocols,controller,external_ids', 'list', 'Bridge', 'br-user'), userBridge);
+    t.equal(await vs(hv.hv1!, 'list-ports', 'br-user'), 'eth9');
+    t.equal(await vs(hv.hv1!, 'get', 'port', 'eth9', 'tag'), '7');
+  });
+
+  await t.test('a bad peer is dropped while the others carry on', async (t) => {
+    const before = weft.plane.stats.sessions;
+    const bad: net.Socket[] = [];
+    const connect = () =>
+      new Promise<net.Socket>((resolve) => {
+        const s = net.connect(weft.port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => undefined);
+        s.resume();
+        bad.push(s);
+      });
+    const garbage = await connect();
+    garbage.write('GET / HTTP/1.1\r\n\r\n');
+    const truncated = await connect();
+    truncated.write('{"id":0,"result":{"name":"Open_vSwitch","tables":');
+    const huge = await connect();
+    huge.write('{"id":0,"result":"');
+    const mb = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 100 && !huge.destroyed; i++) {
+      if (!huge.write(mb)) await new Promise((r) => (huge.destroyed ? r(undefined) : huge.once('drain', r).once('close', r)));
+    }
+    const dribbler = await connect();
+    const drip = setInterval(() => dribbler.write('['), 1000);
+    const closed = (s: net.Socket) => new Promise((r) => (s.destroyed || s.readableEnded ? r(undefined) : s.once('close', r)));
+    await Promise.all(bad.map(closed));
+    clearInterval(drip);
+    t.pass('garbage, truncated JSON, a 100 MB message and a one-byte-a-second peer were all dropped');
+    await until('sessions back to the hosts only', () => weft.plane.stats.sessions === before);
+    await hv.hv2!.vsctl('del-port', 'br-int', tunnelName('hv3'));
+    await until('hv2 repaired meanwhile', async () => JSON.stringify(await tunnels(hv.hv2!)) === JSON.stringify(mesh('hv2')));
+    t.same(await tunnels(hv.hv2!), mesh('hv2'), 'the hosts are still served');
+  });
+
+  await t.test('ovsdb-server restarted: the session returns and converges', async (t) => {
+    await hv.hv2!.restartOvsdb();
+    await until('hv2 reconnected', async () => (await weft.client.call<HostInfo>('host.get', { name: 'hv2' })).status.connected);
+    await hv.hv2!.vsctl('del-port', 'br-int', tunnelName('hv1'));
+    await until('hv2 repaired after the restart', async () => JSON.stringify(await tunnels(hv.hv2!)) === JSON.stringify(mesh('hv2')));
+    t.same(await tunnels(hv.hv2!), mesh('hv2'));
+  });
+
+  await t.test('weft restarted: it converges without a single write', async (t) => {
+    const port = weft.port;
+    await weft.stop();
+    weft = await startWeft(dir, {}, [parseTarget(`ptcp:${port}:127.0.0.1`)]);
+    await until('all three back and converged', async () => {
+      const h = await hostList(weft);
+      return h.every((x) => x.status.connected) && (await converged(weft, names));
+    });
+    t.equal(weft.plane.stats.transactions, 0, 'no transaction was sent');
+    for (const n of names) t.same(await tunnels(hv[n]!), mesh(n));
+  });
+
+  await t.test("a removed host's tunnels disappear on the others", async (t) => {
+    await hv.hv3!.vsctl('del-manager');
+    await weft.client.call('host.remove', { name: 'hv3' });
+    const two = meshOf(['hv1', 'hv2'], ips);
+    for (const n of ['hv1', 'hv2']) {
+      await until(`${n} without hv3`, async () => JSON.stringify(await tunnels(hv[n]!)) === JSON.stringify(two(n)));
+      t.same(await tunnels(hv[n]!), two(n));
+    }
+    t.same((await hostList(weft)).map((h) => h.name), ['hv1', 'hv2']);
+  });
+});
+
+t.test('active mode: weft dials unix: targets', requirement(OVS), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-ovsdb-active-'));
+  const a = await hypervisor('hva', '198.18.0.11');
+  const b = await hypervisor('hvb', '198.18.0.12');
+  const weft = await startWeft(dir, { admit: [parseAdmitRule('auto')], controllerTargets: [parseTarget('tcp:198.19.1.254:6653')] }, [parseTarget(`unix:${a.dbSock}`), parseTarget(`unix:${b.dbSock}`)]);
+  t.teardown(async () => {
+    await weft.stop();
+    await a.stop();
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await until('hva meshed', async () => JSON.stringify(await tunnels(a)) === JSON.stringify(['hvb=198.18.0.12']));
+  await until('hvb meshed', async () => JSON.stringify(await tunnels(b)) === JSON.stringify(['hva=198.18.0.11']));
+  t.same(await tunnels(a), ['hvb=198.18.0.12']);
+  t.equal(await vs(a, 'get-controller', 'br-int'), 'tcp:198.19.1.254:6653', 'the configured controller target');
+  const hosts = await hostList(weft);
+  t.same(hosts.map((h) => [h.name, h.state]), [['hva', 'admitted'], ['hvb', 'admitted']], 'admitted by the auto rule');
+  await a.restartOvsdb();
+  await until('hva back', async () => (await weft.client.call<HostInfo>('host.get', { name: 'hva' })).status.connected);
+  await a.vsctl('del-port', 'br-int', tunnelName('hvb'));
+  await until('hva repaired', async () => JSON.stringify(await tunnels(a)) === JSON.stringify(['hvb=198.18.0.12']));
+  t.pass('the dialer reconnected after ovsdb-server restarted');
+});
+
+
