@@ -23,7 +23,7 @@ export interface AllocationInput {
   avoid?: ReadonlySet<number>;
 }
 
-export type AllocationSource = 'lease' | 'reservation' | 'requested' | 'hashed' | 'first-free' | 'reused';
+export type AllocationSource = 'lease' | 'reservation' | 'requested' | 'hashed' | 'next-free' | 'reused';
 
 export interface Allocation {
   ip: number;
@@ -62,9 +62,9 @@ export function assignableSubnet(input: AllocationInput, ip: number): ServedSubn
 
 /**
  * In order: the client's live lease, its reservation, its past lease, the
- * address it asks for, a stable address hashed from its MAC, the first
- * never-leased address, the longest-free leased one. Undefined when the pool
- * is exhausted.
+ * address it asks for, a stable address hashed from its MAC or the next
+ * never-leased one after it (wrapping), the longest-free leased one.
+ * Undefined when the pool is exhausted.
  */
 export function allocate(input: AllocationInput): Allocation | undefined {
   const { view, leases, client, now } = input;
@@ -100,22 +100,18 @@ export function allocate(input: AllocationInput): Allocation | undefined {
   }
   const size = input.subnets.reduce((n, s) => n + s.ranges.reduce((m, r) => m + r.last - r.first + 1, 0), 0);
   if (size === 0) return undefined;
-  const hashed = nth(input.subnets, fnv1a(client.mac) % size);
-  if (hashed !== undefined && availability(input, hashed) === 'fresh') {
-    const a = pick(hashed, 'hashed');
-    if (a) return a;
-  }
+  // Probing on from the hashed position finds a free address in about
+  // 1 / (1 - load) steps; a scan from the start of the pool would cross every
+  // address handed out before, which makes a large pool quadratic to fill.
+  const start = fnv1a(client.mac) % size;
   let reusable: { ip: number; freeSince: number } | undefined;
-  for (const s of input.subnets) {
-    for (const r of s.ranges) {
-      for (let ip = r.first; ip <= r.last; ip++) {
-        const state = availability(input, ip);
-        if (state === 'fresh') return pick(ip, 'first-free');
-        if (state === 'reusable') {
-          const freeSince = leases.at(ip)?.lease.expiresAt ?? 0;
-          if (!reusable || freeSince < reusable.freeSince) reusable = { ip, freeSince };
-        }
-      }
+  for (let k = 0; k < size; k++) {
+    const ip = nth(input.subnets, (start + k) % size)!;
+    const state = availability(input, ip);
+    if (state === 'fresh') return pick(ip, k === 0 ? 'hashed' : 'next-free');
+    if (state === 'reusable') {
+      const freeSince = leases.at(ip)?.lease.expiresAt ?? 0;
+      if (!reusable || freeSince < reusable.freeSince) reusable = { ip, freeSince };
     }
   }
   return reusable ? pick(reusable.ip, 'reused') : undefined;
