@@ -4,7 +4,9 @@
 // the operator's objects alone, survives restarts on either side without
 // rewriting anything, dials hosts in active mode, speaks TLS, and drops bad
 // peers without the others noticing. Every wait polls; nothing is timed.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,14 @@ import type { Store } from '../../src/store/store.js';
 import { Ovs } from '../harness/ovs.js';
 import { sleep } from '../harness/proc.js';
 import { OVS, requirement } from '../harness/require.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Runs the `weft` CLI against a weft's API; resolves with stdout. */
+async function weftCli(w: Weft, ...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--api', w.api.url(), '--token', w.token]);
+  return stdout;
+}
 
 const quiet = { info() {}, warn() {}, debug() {}, error() {} };
 const OPENFLOW = { port: 6653, scheme: 'tcp' as const };
@@ -45,6 +55,7 @@ interface Weft {
   plane: OvsdbPlane;
   api: ApiPlane;
   client: HttpClient;
+  token: string;
   port: number;
   stop(): Promise<void>;
 }
@@ -63,6 +74,7 @@ async function startWeft(dir: string, options: Partial<OvsdbPlaneOptions> = {}, 
     plane,
     api,
     client,
+    token,
     port: plane.listenPort() ?? 0,
     async stop() {
       await client.close();
@@ -141,8 +153,8 @@ t.test('three hypervisors that set their manager to weft', requirement(OVS), asy
     t.equal(await vs(hv.hv1!, 'list-br'), 'br-user');
   });
 
-  await t.test('admitted through the API, they converge to a full mesh', async (t) => {
-    for (const n of names) await weft.client.call('host.admit', { name: n });
+  await t.test('admitted through the CLI, they converge to a full mesh', async (t) => {
+    for (const n of names) t.equal(await weftCli(weft, 'host', 'admit', n), `admitted ${n}\n`);
     for (const n of names) {
       await until(`${n}'s mesh`, async () => JSON.stringify(await tunnels(hv[n]!)) === JSON.stringify(mesh(n)));
       t.same(await tunnels(hv[n]!), mesh(n), `${n} tunnels to the two others`);
@@ -153,6 +165,9 @@ t.test('three hypervisors that set their manager to weft', requirement(OVS), asy
     await until('all converged', () => converged(weft, names));
     const h = await weft.client.call<HostInfo>('host.get', { name: 'hv1' });
     t.same(h.status.tunnels, ['hv2', 'hv3']);
+    const table = (await weftCli(weft, 'hosts')).split('\n');
+    t.match(table[0], /^HOST\s+STATE\s+ENCAP IP\s+BRIDGE\s+CONNECTED SINCE\s+TUNNELS/);
+    t.match(table[1], /^hv1\s+admitted\s+198\.18\.0\.1 \(host\)\s+br-int\s+\d{4}-\S+\s+2\s+converged/);
   });
 
   await t.test('a tunnel deleted by hand comes back', async (t) => {

@@ -3,6 +3,7 @@
 // `weft serve` lives in ../main.ts.
 import type { Command } from 'commander';
 import { registerApply } from './apply.js';
+import { registerHost } from './host.js';
 import { registerNetwork } from './network.js';
 import { registerReservation } from './reservation.js';
 import { registerStatus } from './status.js';
@@ -13,6 +14,7 @@ export function registerClientCommands(program: Command): Command {
   registerTenant(program);
   registerNetwork(program);
   registerReservation(program);
+  registerHost(program);
   registerToken(program);
   registerApply(program);
   registerStatus(program);
