@@ -10,7 +10,7 @@ import { formatTarget, type Config, type Target } from './config/index.js';
 import type { Logger } from './log.js';
 import { createOvsdbPlane, type OvsdbPlane } from './ovsdb/plane.js';
 import { openSqliteStore } from './store/sqlite.js';
-import { StoreVersionError, type Store } from './store/store.js';
+import { StoreError, type Store } from './store/store.js';
 
 /** One address a plane serves, as status shows it (`127.0.0.1:8080`, `ptcp:6640:0.0.0.0`). */
 export interface Listener {
@@ -183,7 +183,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     store = await (options.openStore ?? openSqliteStore)(storeFile);
   } catch (err) {
     undoDir();
-    if (err instanceof StoreVersionError) throw new StartupError(`store: ${err.message}`);
+    // A newer store version, a file locked by another weft, a file that is not a database.
+    if (err instanceof StoreError) throw new StartupError(`store: ${err.message}`);
     throw err;
   }
   log.info({ data: dataDir, store: store.backend }, 'store open');

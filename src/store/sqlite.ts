@@ -95,7 +95,8 @@ type Pending =
 /** The schema version recorded in an existing file, 0 for a new or empty one. Writes nothing. */
 function storedVersion(file: string): number {
   if (file === ':memory:' || !existsSync(file)) return 0;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  // No busy wait: a file locked by a running weft is reported at once.
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
   try {
     return versionIn(db);
   } finally {
@@ -133,19 +134,29 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
 function openOrThrow(file: string, options: SqliteStoreOptions): Store {
   const migrations = options.migrations ?? MIGRATIONS;
   const target = migrations.length;
-  const found = storedVersion(file);
+  let found: number;
+  try {
+    found = storedVersion(file);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
+    throw e;
+  }
   if (found > target) {
     throw new StoreVersionError(
       `${file} holds store schema version ${found}, written by a newer weft; this weft reads up to version ${target}`,
     );
   }
-  const db = new Database(file);
+  const db = new Database(file, { timeout: 0 });
   try {
+    // One process owns the store: the first write takes an exclusive lock that
+    // lasts as long as the connection, so a second daemon pointed at the same
+    // data directory fails to start instead of answering DHCP beside the
+    // first. The OS drops the lock when the owner dies, even by SIGKILL.
+    db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     // Another process holding the write lock (an operator's sqlite3 shell)
     // delays a flush instead of failing it.
-    db.pragma('busy_timeout = 5000');
     db.transaction(() => {
       const current = versionIn(db);
       if (current > target) throw new StoreVersionError(`${file}: schema version ${current} is newer than ${target}`);
@@ -157,9 +168,14 @@ function openOrThrow(file: string, options: SqliteStoreOptions): Store {
     }).immediate();
   } catch (e) {
     db.close();
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') throw inUse(file);
     throw e;
   }
   return new SqliteStore(db, options);
+}
+
+function inUse(file: string): StoreError {
+  return new StoreError(`${file} is in use by another process (is another weft running on this data directory?)`);
 }
 
 function versionIn(db: Database.Database): number {

@@ -194,6 +194,14 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
     t.end();
   });
 
+  await t.test('a second daemon on the same data directory, which would answer DHCP beside the first', async (t) => {
+    const data = fresh('data');
+    const first = await serve(data);
+    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /weft\.db is in use by another process/);
+    t.equal((await stop(first.run)).code, 0, 'the first one was unaffected');
+    t.end();
+  });
+
   await t.test('a store written by a newer weft', async (t) => {
     const data = fresh('data');
     mkdirSync(data);

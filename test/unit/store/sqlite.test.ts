@@ -86,18 +86,32 @@ t.test('the integrity check catches a value that is not JSON or does not match i
   const b = lease(ns, 2);
   await store.commit([put('lease', keyOf('lease', a), a), put('lease', keyOf('lease', b), b)]);
   t.same(await store.check(), { ok: true, problems: [] }, 'a healthy store passes');
+  await store.close();
 
   const raw = new Database(file);
   raw.prepare(`UPDATE objects SET value = '{"tenant": "' WHERE key = ?`).run(keyOf('lease', a));
   raw.prepare(`UPDATE objects SET value = ? WHERE key = ?`).run(JSON.stringify({ ...b, ip: '198.18.127.1' }), keyOf('lease', b));
   raw.close();
 
-  const report = await store.check();
+  const reopened = await openSqliteStore(file);
+  const report = await reopened.check();
   t.equal(report.ok, false);
   t.equal(report.problems.length, 2, 'two problems');
   t.match(report.problems[0], /not JSON/, 'the broken JSON');
   t.match(report.problems[1], /198\.18\.127\.1/, 'the key mismatch, with the key the value has');
-  await store.close();
+  await reopened.close();
+});
+
+t.test('one process owns a store file: a second open fails at once, naming the file, until the owner closes it', async (t) => {
+  const file = freshFile();
+  const owner = await openSqliteStore(file);
+  await t.rejects(openSqliteStore(file), { name: 'StoreError', message: /in use by another process/ });
+  const raw = new Database(file, { timeout: 0 });
+  t.throws(() => raw.prepare('SELECT count(*) FROM objects').get(), { code: 'SQLITE_BUSY' }, 'not even a reader gets in');
+  raw.close();
+  await owner.close();
+  const next = await openSqliteStore(file);
+  await next.close();
 });
 
 t.test('history is bounded: changesSince past it rejects with CompactedError', async (t) => {
