@@ -299,20 +299,22 @@ t.test('TLS: a host with a certificate from the CA connects over ssl: and is adm
   );
   const vsctl = (...args: string[]) => out('ovs-vsctl', [`--db=unix:${sock}`, '--no-wait', '--timeout=20', ...args], { env });
   const files = { cert: join(dir, 'weft.crt'), key: join(dir, 'weft.key'), ca: join(dir, 'ca.crt') };
-  const weft = await startWeft(dir, { tls: files, admit: [parseAdmitRule('cn:hv-tls*')] }, [parseTarget('pssl:0:127.0.0.1')]);
+  let weft: Weft | undefined;
   t.teardown(async () => {
-    await weft.stop();
+    await weft?.stop();
     const pid = Number(readFileSync(join(dir, 'ovsdb-server.pid'), 'utf8'));
     await run('ovs-appctl', ['-t', join(dir, 'ovsdb-server.ctl'), 'exit'], { env, allowFailure: true });
     await waitGone(pid);
     rmSync(dir, { recursive: true, force: true });
   });
+  weft = await startWeft(dir, { tls: files, admit: [parseAdmitRule('cn:hv-tls*')] }, [parseTarget('pssl:0:127.0.0.1')]);
+  const w = weft;
   await vsctl('init');
   await vsctl('set', 'Open_vSwitch', '.', 'external_ids:system-id=tls1', 'external_ids:weft-encap-ip=198.18.0.21');
   await vsctl('set-ssl', join(dir, 'hv-tls1.key'), join(dir, 'hv-tls1.crt'), join(dir, 'ca.crt'));
-  await vsctl('set-manager', `ssl:127.0.0.1:${weft.port}`);
+  await vsctl('set-manager', `ssl:127.0.0.1:${w.port}`);
   const h = await until('tls1 connected', async () => {
-    const x = await weft.client.call<HostInfo & { status: { peer?: string } }>('host.get', { name: 'tls1' });
+    const x = await w.client.call<HostInfo & { status: { peer?: string } }>('host.get', { name: 'tls1' });
     return x.status.connected && x.status.reconcile === 'converged' ? x : undefined;
   });
   t.equal(h.state, 'admitted', 'admitted by the cn: rule');
