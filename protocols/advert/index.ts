@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './advert.js';
+export * from './replay.js';
