@@ -81,13 +81,26 @@ export function networkRefOf(n: { tenant: string; name: string }): string {
  * typo cannot put a VM on whatever network happens to own that tag.
  */
 export function bindPort(networks: readonly FlowNetwork[], port: FlowPort): PortBinding {
+  return bindIndexed(indexNetworks(networks), port);
+}
+
+interface NetworkIndex {
+  byRef: Map<string, FlowNetwork>;
+  byVlan: Map<number, FlowNetwork>;
+}
+
+function indexNetworks(networks: readonly FlowNetwork[]): NetworkIndex {
+  return { byRef: new Map(networks.map((n) => [networkRefOf(n), n])), byVlan: new Map(networks.map((n) => [n.vlan, n])) };
+}
+
+function bindIndexed(index: NetworkIndex, port: FlowPort): PortBinding {
   if (port.ofport === undefined || !Number.isInteger(port.ofport) || port.ofport < 1 || port.ofport >= MAX_OFPORT) return { bound: false, reason: 'no-ofport' };
   if (port.network !== undefined) {
-    const network = networks.find((n) => networkRefOf(n) === port.network);
+    const network = index.byRef.get(port.network);
     return network ? { bound: true, network, by: 'binding' } : { bound: false, reason: 'unknown-network' };
   }
   if (port.tag === undefined) return { bound: false, reason: 'no-tag' };
-  const network = networks.find((n) => n.vlan === port.tag);
+  const network = index.byVlan.get(port.tag);
   return network ? { bound: true, network, by: 'tag' } : { bound: false, reason: 'unknown-tag' };
 }
 
@@ -100,9 +113,13 @@ export interface ClusterHost {
 
 /** The refs of the networks a host has at least one bound port in. */
 export function hostNetworks(networks: readonly FlowNetwork[], ports: readonly FlowPort[]): Set<string> {
+  return hostNetworksIndexed(indexNetworks(networks), ports);
+}
+
+function hostNetworksIndexed(index: NetworkIndex, ports: readonly FlowPort[]): Set<string> {
   const refs = new Set<string>();
   for (const p of ports) {
-    const b = bindPort(networks, p);
+    const b = bindIndexed(index, p);
     if (b.bound) refs.add(networkRefOf(b.network));
   }
   return refs;
@@ -110,7 +127,8 @@ export function hostNetworks(networks: readonly FlowNetwork[], ports: readonly F
 
 /** Each host's PipelineInput, with its peers' networks worked out from their ports. */
 export function clusterInputs(networks: readonly FlowNetwork[], hosts: readonly ClusterHost[]): Map<string, PipelineInput> {
-  const has = new Map(hosts.map((h) => [h.name, [...hostNetworks(networks, h.ports)].sort()]));
+  const index = indexNetworks(networks);
+  const has = new Map(hosts.map((h) => [h.name, [...hostNetworksIndexed(index, h.ports)].sort()]));
   return new Map(
     hosts.map((h) => [
       h.name,
@@ -182,32 +200,34 @@ function uniqueSorted(values: bigint[]): bigint[] {
   return [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The flows of one port in port security: its MACs, and its addresses when known. */
-function portSecurity(p: LocalPort): Flow[] {
-  const t = TABLE.PORT_SECURITY;
+/**
+ * A port's flows in classify and port security. Classify admits only the
+ * port's known MACs (any, while none is known), so later tables can trust
+ * eth_src; port security then holds the port to its known addresses.
+ */
+function portFlows(p: LocalPort): Flow[] {
   const vni = p.network.vni;
   const inPort = oxm('in_port', BigInt(p.ofport));
-  const macs: (bigint | undefined)[] = p.macs.length > 0 ? p.macs : [undefined];
   const out: Flow[] = [];
-  for (const m of macs) {
-    const src = m === undefined ? [] : [oxm('eth_src', m)];
-    if (p.ips.length === 0) {
-      // Above the table's ARP and IPv4 drops: any address goes until one is known.
-      out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, ...src], [goto(TABLE.SERVICES)]));
-      continue;
-    }
-    // RFC 5227 probes (sender 0.0.0.0) and DHCP before an address is bound.
-    out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, ...src, oxm('eth_type', ETH_ARP), oxm('arp_spa', 0n)], [goto(TABLE.SERVICES)]));
-    out.push(
-      flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, ...src, oxm('eth_type', ETH_IPV4), oxm('ipv4_src', 0n), oxm('ip_proto', IP_UDP), oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], [goto(TABLE.SERVICES)]),
-    );
-    for (const ip of p.ips) {
-      out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, ...src, oxm('eth_type', ETH_ARP), oxm('arp_spa', ip)], [goto(TABLE.SERVICES)]));
-      out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, ...src, oxm('eth_type', ETH_IPV4), oxm('ipv4_src', ip)], [goto(TABLE.SERVICES)]));
-    }
-    // Other ethertypes (IPv6, LLDP...) are not checked beyond the MAC;
-    // ARP and IPv4 with other addresses fall to the table's ADDRESS_DENIED drops.
-    out.push(flow(t, PRIORITY.MAC_ALLOWED, vni, [inPort, ...src], [goto(TABLE.SERVICES)]));
+  // Access ports carry untagged frames: OVS's `tag` only acts in the
+  // NORMAL action, which this bridge never uses, so a tagged frame here was
+  // tagged by the VM and is dropped rather than carried into its network.
+  const classify = (src: KnownOxm[]): Flow =>
+    flow(TABLE.CLASSIFY, PRIORITY.CLASSIFY, vni, [inPort, oxm('vlan_vid', NO_VLAN), ...src], [
+      { type: 'write_metadata', metadata: BigInt(vni), mask: METADATA_MASK },
+      goto(TABLE.PORT_SECURITY),
+    ]);
+  if (p.macs.length === 0) out.push(classify([]));
+  for (const m of p.macs) out.push(classify([oxm('eth_src', m)]));
+  const t = TABLE.PORT_SECURITY;
+  if (p.ips.length === 0) {
+    // Above the table's ARP and IPv4 drops: any address goes until one is known.
+    out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort], [goto(TABLE.SERVICES)]));
+    return out;
+  }
+  for (const ip of p.ips) {
+    out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, oxm('eth_type', ETH_ARP), oxm('arp_spa', ip)], [goto(TABLE.SERVICES)]));
+    out.push(flow(t, PRIORITY.ADDRESS_ALLOWED, vni, [inPort, oxm('eth_type', ETH_IPV4), oxm('ipv4_src', ip)], [goto(TABLE.SERVICES)]));
   }
   return out;
 }
@@ -218,9 +238,10 @@ function portSecurity(p: LocalPort): Flow[] {
  * other end has that network too.
  */
 export function desiredFlows(input: PipelineInput): Flow[] {
+  const index = indexNetworks(input.networks);
   const local: LocalPort[] = [];
   for (const port of input.ports) {
-    const b = bindPort(input.networks, port);
+    const b = bindIndexed(index, port);
     if (!b.bound) continue;
     local.push({
       port,
@@ -250,24 +271,23 @@ export function desiredFlows(input: PipelineInput): Flow[] {
   flows.push(flow(TABLE.LOOKUP, PRIORITY.MISS, 0, [], [goto(TABLE.FLOOD)]));
   flows.push(flow(TABLE.LOOKUP_FROM_TUNNEL, PRIORITY.MISS, 0, [], [goto(TABLE.FLOOD)]));
   if (local.length > 0) {
-    flows.push(flow(TABLE.PORT_SECURITY, PRIORITY.MULTICAST_SOURCE, 0, [oxm('eth_src', MULTICAST_BIT, MULTICAST_BIT)], []));
-    flows.push(flow(TABLE.PORT_SECURITY, PRIORITY.ADDRESS_DENIED, 0, [oxm('eth_type', ETH_ARP)], []));
-    flows.push(flow(TABLE.PORT_SECURITY, PRIORITY.ADDRESS_DENIED, 0, [oxm('eth_type', ETH_IPV4)], []));
+    const ps = TABLE.PORT_SECURITY;
+    const toServices = [goto(TABLE.SERVICES)];
+    flows.push(flow(ps, PRIORITY.MULTICAST_SOURCE, 0, [oxm('eth_src', MULTICAST_BIT, MULTICAST_BIT)], []));
+    // RFC 5227 probes (sender 0.0.0.0) and DHCP before an address is bound, from any admitted port.
+    flows.push(flow(ps, PRIORITY.ADDRESS_ALLOWED, 0, [oxm('eth_type', ETH_ARP), oxm('arp_spa', 0n)], toServices));
+    flows.push(flow(ps, PRIORITY.ADDRESS_ALLOWED, 0, [oxm('eth_type', ETH_IPV4), oxm('ipv4_src', 0n), oxm('ip_proto', IP_UDP), oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], toServices));
+    flows.push(flow(ps, PRIORITY.ADDRESS_DENIED, 0, [oxm('eth_type', ETH_ARP)], []));
+    flows.push(flow(ps, PRIORITY.ADDRESS_DENIED, 0, [oxm('eth_type', ETH_IPV4)], []));
+    // Other ethertypes (IPv6, LLDP...) are held to the port's MAC only, by classify.
+    flows.push(flow(ps, PRIORITY.OTHER_ALLOWED, 0, [], toServices));
+    // Services: only frames from local ports get here. weft answers DHCP
+    // unless a network says otherwise (an exception below).
+    const udp = [oxm('eth_type', ETH_IPV4), oxm('ip_proto', IP_UDP)];
+    flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, 0, [...udp, oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], [apply([output(OFPP.CONTROLLER)])]));
+    flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, 0, [...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_CLIENT)], []));
   }
-
-  for (const p of local) {
-    const vni = p.network.vni;
-    // Access ports carry untagged frames: OVS's `tag` only acts in the
-    // NORMAL action, which this bridge never uses, so a tagged frame here was
-    // tagged by the VM and is dropped rather than carried into its network.
-    flows.push(
-      flow(TABLE.CLASSIFY, PRIORITY.CLASSIFY, vni, [oxm('in_port', BigInt(p.ofport)), oxm('vlan_vid', NO_VLAN)], [
-        { type: 'write_metadata', metadata: BigInt(vni), mask: METADATA_MASK },
-        goto(TABLE.PORT_SECURITY),
-      ]),
-    );
-    flows.push(...portSecurity(p));
-  }
+  for (const p of local) flows.push(...portFlows(p));
 
   for (const [vni, { network, ports }] of [...byVni].sort(([a], [b]) => a - b)) {
     const ref = networkRefOf(network);
@@ -282,10 +302,11 @@ export function desiredFlows(input: PipelineInput): Flow[] {
         ]),
       );
     }
-    if (network.dhcp !== false) {
-      const udp = [oxm('eth_type', ETH_IPV4), oxm('ip_proto', IP_UDP)];
-      flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, vni, [networkMatch(vni, 'local'), ...udp, oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], [apply([output(OFPP.CONTROLLER)])]));
-      flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, vni, [networkMatch(vni, 'local'), ...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_CLIENT)], []));
+    if (network.dhcp === false) {
+      // The tenant runs its own DHCP: its packets are ordinary traffic.
+      const udp = [networkMatch(vni, 'local'), oxm('eth_type', ETH_IPV4), oxm('ip_proto', IP_UDP)];
+      flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP_EXCEPTION, vni, [...udp, oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], [goto(TABLE.LEARN)]));
+      flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP_EXCEPTION, vni, [...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_CLIENT)], [goto(TABLE.LEARN)]));
     }
     // A MAC learned from a local port is reachable from anywhere; one learned
     // from a tunnel only from local ports, so no frame goes tunnel to tunnel.

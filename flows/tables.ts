@@ -28,16 +28,15 @@ export const PRIORITY = {
   CLASSIFY: 100,
   /** Frames with a multicast source MAC: never valid, and they would poison learning. */
   MULTICAST_SOURCE: 300,
-  /**
-   * A port's own MAC with one of its own addresses (ARP spa, IPv4 source,
-   * DHCP from 0.0.0.0); or its MAC with anything, while its addresses are unknown.
-   */
+  /** A port's own addresses (ARP spa, IPv4 source); 0.0.0.0 for probes and DHCP; anything while its addresses are unknown. */
   ADDRESS_ALLOWED: 200,
-  /** Any other ARP or IPv4 from a port whose addresses are known. */
+  /** Any other ARP or IPv4. */
   ADDRESS_DENIED: 150,
-  /** The port's MAC, anything else (or everything, when its addresses are unknown). */
-  MAC_ALLOWED: 100,
+  /** Other ethertypes: the MAC, checked by classify, is all that is held. */
+  OTHER_ALLOWED: 100,
   DHCP: 200,
+  /** A network whose DHCP is the tenant's own: above the DHCP flows. */
+  DHCP_EXCEPTION: 250,
   LEARN: 100,
   /** Declared MACs of local ports: above learned entries, so a spoofed claim elsewhere cannot move them. */
   STATIC_MAC: 200,

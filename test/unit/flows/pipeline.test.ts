@@ -58,40 +58,43 @@ t.test('a port joins the network of its explicit binding, else of its tag', asyn
   t.same([...hostNetworks(networks, hv1.ports)].sort(), ['acme/blue', 'globex/blue']);
 });
 
-t.test('table 0 classifies untagged frames of bound ports by in_port, and tunnel frames by VNI from peers that have the network', async (t) => {
+t.test('table 0 admits untagged frames of bound ports with their known MAC (any while none is known), and tunnel frames by VNI from peers that have the network', async (t) => {
   t.same(lines(hv1, TABLE.CLASSIFY), [
-    'cookie=0x574600000000000b, table=0, priority=100,in_port=1,vlan_tci=0x0000/0x1fff actions=write_metadata:0xb/0x100ffffff,goto_table:10',
+    'cookie=0x574600000000000b, table=0, priority=100,in_port=1,vlan_tci=0x0000/0x1fff,dl_src=52:54:00:00:00:01 actions=write_metadata:0xb/0x100ffffff,goto_table:10',
     'cookie=0x574600000000000b, table=0, priority=100,tun_id=0xb,in_port=10 actions=write_metadata:0x10000000b/0x100ffffff,goto_table:30',
     'cookie=0x5746000000000016, table=0, priority=100,in_port=2,vlan_tci=0x0000/0x1fff actions=write_metadata:0x16/0x100ffffff,goto_table:10',
     'cookie=0x5746000000000000, table=0, priority=0 actions=drop',
   ]);
 });
 
-t.test('table 10 holds a port to its known MAC and addresses, lets DHCP and probes from 0.0.0.0 through, and trusts an unknown port with any address', async (t) => {
+t.test('table 10 holds a port to its known addresses, lets DHCP and probes from 0.0.0.0 through, and trusts a port with no known address', async (t) => {
   t.same(lines(hv1, TABLE.PORT_SECURITY), [
     'cookie=0x57460a0000000000, table=10, priority=300,dl_src=01:00:00:00:00:00/01:00:00:00:00:00 actions=drop',
-    'cookie=0x57460a000000000b, table=10, priority=200,arp,in_port=1,dl_src=52:54:00:00:00:01,arp_spa=0.0.0.0 actions=goto_table:20',
-    'cookie=0x57460a000000000b, table=10, priority=200,arp,in_port=1,dl_src=52:54:00:00:00:01,arp_spa=192.0.2.11 actions=goto_table:20',
-    'cookie=0x57460a000000000b, table=10, priority=200,ip,in_port=1,dl_src=52:54:00:00:00:01,nw_src=192.0.2.11 actions=goto_table:20',
-    'cookie=0x57460a000000000b, table=10, priority=200,udp,in_port=1,dl_src=52:54:00:00:00:01,nw_src=0.0.0.0,tp_src=68,tp_dst=67 actions=goto_table:20',
+    'cookie=0x57460a0000000000, table=10, priority=200,arp,arp_spa=0.0.0.0 actions=goto_table:20',
+    'cookie=0x57460a0000000000, table=10, priority=200,udp,nw_src=0.0.0.0,tp_src=68,tp_dst=67 actions=goto_table:20',
+    'cookie=0x57460a000000000b, table=10, priority=200,arp,in_port=1,arp_spa=192.0.2.11 actions=goto_table:20',
+    'cookie=0x57460a000000000b, table=10, priority=200,ip,in_port=1,nw_src=192.0.2.11 actions=goto_table:20',
     'cookie=0x57460a0000000016, table=10, priority=200,in_port=2 actions=goto_table:20',
     'cookie=0x57460a0000000000, table=10, priority=150,arp actions=drop',
     'cookie=0x57460a0000000000, table=10, priority=150,ip actions=drop',
-    'cookie=0x57460a000000000b, table=10, priority=100,in_port=1,dl_src=52:54:00:00:00:01 actions=goto_table:20',
+    'cookie=0x57460a0000000000, table=10, priority=100 actions=goto_table:20',
     'cookie=0x57460a0000000000, table=10, priority=0 actions=drop',
   ]);
 });
 
-t.test("table 20 sends DHCP client packets to the controller and drops DHCP servers, only for networks weft serves", async (t) => {
+t.test('table 20 sends DHCP client packets to the controller and drops DHCP servers, except in networks whose DHCP is the tenant’s', async (t) => {
   t.same(lines(hv1, TABLE.SERVICES), [
-    'cookie=0x574614000000000b, table=20, priority=200,udp,metadata=0xb/0x100ffffff,tp_src=67,tp_dst=68 actions=drop',
-    'cookie=0x574614000000000b, table=20, priority=200,udp,metadata=0xb/0x100ffffff,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
-    'cookie=0x5746140000000016, table=20, priority=200,udp,metadata=0x16/0x100ffffff,tp_src=67,tp_dst=68 actions=drop',
-    'cookie=0x5746140000000016, table=20, priority=200,udp,metadata=0x16/0x100ffffff,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
+    'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=67,tp_dst=68 actions=drop',
+    'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
     'cookie=0x5746140000000000, table=20, priority=0 actions=goto_table:30',
   ]);
-  const own = lines({ ...hv1, ports: [{ name: 'tap1', ofport: 5, tag: 33 }] }, TABLE.SERVICES);
-  t.same(own, ['cookie=0x5746140000000000, table=20, priority=0 actions=goto_table:30'], 'a network with dhcp: false gets no service flows');
+  t.same(lines({ ...hv1, ports: [{ name: 'tap1', ofport: 5, tag: 33 }] }, TABLE.SERVICES), [
+    'cookie=0x5746140000000021, table=20, priority=250,udp,metadata=0x21/0x100ffffff,tp_src=67,tp_dst=68 actions=goto_table:30',
+    'cookie=0x5746140000000021, table=20, priority=250,udp,metadata=0x21/0x100ffffff,tp_src=68,tp_dst=67 actions=goto_table:30',
+    'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=67,tp_dst=68 actions=drop',
+    'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
+    'cookie=0x5746140000000000, table=20, priority=0 actions=goto_table:30',
+  ]);
 });
 
 t.test('table 30 learns (network, source MAC) into both lookup tables from local ports, and into table 40 only, with the VNI, from tunnels', async (t) => {
