@@ -189,7 +189,6 @@ function learnInto(table: number, vni: number, fromTunnel: boolean): Action {
 }
 
 interface LocalPort {
-  port: FlowPort;
   ofport: number;
   network: FlowNetwork;
   macs: bigint[];
@@ -235,7 +234,8 @@ function portFlows(p: LocalPort): Flow[] {
 /**
  * The desired flows of one host. Only networks with a bound port on this
  * host get flows, and a tunnel carries a network only when the host at its
- * other end has that network too.
+ * other end has that network too. MACs and addresses are those the model's
+ * schemas accept; anything else throws a RangeError.
  */
 export function desiredFlows(input: PipelineInput): Flow[] {
   const index = indexNetworks(input.networks);
@@ -244,7 +244,6 @@ export function desiredFlows(input: PipelineInput): Flow[] {
     const b = bindIndexed(index, port);
     if (!b.bound) continue;
     local.push({
-      port,
       ofport: port.ofport!,
       network: b.network,
       macs: uniqueSorted((port.macs ?? []).map(mac)),
