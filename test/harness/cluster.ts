@@ -47,9 +47,9 @@ export class Cluster {
     this.unregister = registerCleanup(() => this.killAllSync());
   }
 
-  /** Creates and starts an N-member cluster (default 3) and waits until it has a leader. */
-  static async start(options: { size?: number; schema?: string } = {}): Promise<Cluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-cluster-'));
+  /** Creates and starts an N-member cluster (default 3) in a new directory under `parent` (default the OS temp dir) and waits until it has a leader. */
+  static async start(options: { size?: number; schema?: string; parent?: string } = {}): Promise<Cluster> {
+    const dir = mkdtempSync(join(options.parent ?? tmpdir(), 'weft-cluster-'));
     const cluster = new Cluster(dir, options.size ?? 3);
     try {
       const [first, ...rest] = cluster.members;
