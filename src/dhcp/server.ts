@@ -4,7 +4,9 @@
 // store and its change feed, commits the lease write the machine decided,
 // conditional on what it read and fenced by the leader's term, and returns
 // the reply frames for a packet-out on the ingress port only once that write
-// is durable.
+// is durable. Offers are the exception: they are held in memory, never
+// written (an offer promises nothing, and only the leader answers a network),
+// so a DORA costs one durable write, the ACK's.
 import { BOOTREQUEST, DHCP_SERVER_PORT, decodeDhcpMessage, type DhcpMessage } from '../../protocols/dhcp/index.js';
 import { BROADCAST_IPV4, ipv4ToNumber, parseUdpFrame, PacketDecodeError, type ParsedUdpFrame } from '../../protocols/packet/index.js';
 import { keyOf, NetworkRef, type Lease, type Network, type Reservation } from '../model/index.js';
@@ -12,7 +14,7 @@ import {
   ConflictError, FencedError, del, put, type Change, type Fence, type Op, type Store,
 } from '../store/store.js';
 import { buildReplyFrame, defaultServerMac } from './addressing.js';
-import { LeaseTable } from './leases.js';
+import { LeaseTable, NetworkLeases, OfferTable, isLive, ownedBy } from './leases.js';
 import { DEFAULT_TIMERS, decide, type DhcpEvent, type DhcpPath, type DhcpTimers, type Decision } from './machine.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './rate.js';
 import { buildView, type NetworkView } from './view.js';
@@ -104,6 +106,9 @@ class NetworkState {
   network: Stored<Network> | undefined;
   readonly reservations = new Map<string, Stored<Reservation>>();
   readonly leases = new LeaseTable();
+  readonly offers = new OfferTable();
+  /** What the machine reads: the stored leases with this replica's offers over them. */
+  readonly lookup = new NetworkLeases(this.leases, this.offers);
   private cached: NetworkView | undefined;
   /** Set when a write was fenced: the term that was refused. */
   fencedTerm: number | undefined;
@@ -250,7 +255,7 @@ class Service implements DhcpService {
       }
       const decision = decide({
         view,
-        leases: state.leases,
+        leases: state.lookup,
         request,
         ipBroadcast: frame.ipv4.dst === BROADCAST_IPV4,
         ingress: { host: p.host, port: p.port },
@@ -259,13 +264,21 @@ class Service implements DhcpService {
         avoid,
       });
       if (decision.event) this.emit(decision.event, state);
-      if (decision.write) {
-        const outcome = await this.write(state, decision.write.lease, decision.write.ifRevision, fence);
-        if (outcome === 'conflict') {
-          if (decision.path === 'discover-offer') avoid.add(ipv4ToNumber(decision.write.lease.ip)!);
-          continue;
+      const write = decision.write;
+      if (write) {
+        const ip = ipv4ToNumber(write.lease.ip)!;
+        if (write.lease.state === 'offered') {
+          // Held, not stored: the ACK's write is conditional on the revision the offer saw.
+          state.offers.hold(ip, write.lease, write.ifRevision);
+        } else if (state.offers.at(ip) && (write.lease.state === 'expired' || write.lease.state === 'released')) {
+          // An offer taken back (the client chose another server, or released it): nothing was stored.
+          state.offers.drop(ip);
+        } else {
+          const outcome = await this.write(state, write.lease, write.ifRevision, fence);
+          if (outcome === 'conflict') continue;
+          if (outcome === 'failed') return undefined;
+          state.offers.drop(ip);
         }
-        if (outcome === 'failed') return undefined;
       }
       return this.reply(decision, frame, request);
     }
@@ -315,6 +328,8 @@ class Service implements DhcpService {
     } catch (error) {
       if (error instanceof ConflictError) {
         this.counters.conflicts++;
+        // An offer held over the address saw a revision that is gone: the next decision reads the store.
+        state.offers.drop(n);
         const current = await this.store.get('lease', op.key);
         state.leases.reset(ip, current && { lease: current.value, revision: current.revision });
         return 'conflict';
@@ -339,6 +354,7 @@ class Service implements DhcpService {
       const now = this.now();
       const writes: Promise<'ok' | 'conflict' | 'failed'>[] = [];
       for (const [ref, { state }] of this.states) {
+        state.offers.expire(now);
         if (!this.leadership.isLeader(ref) || state.fencedTerm !== undefined) continue;
         const fence = this.leadership.fence(ref);
         for (const { lease, revision } of [...state.leases.entries()]) {
@@ -412,8 +428,13 @@ class Service implements DhcpService {
         const l = c.value as Lease;
         const entry = this.states.get(`${l.tenant}/${l.network}`);
         if (!entry) continue;
-        if (c.op === 'put') entry.state.leases.apply(l, c.revision);
-        else entry.state.leases.remove(l.ip, c.revision);
+        if (c.op === 'put') {
+          entry.state.leases.apply(l, c.revision);
+          // Someone else's binding stored at an offered address wins over the offer.
+          const ip = ipv4ToNumber(l.ip);
+          const offer = ip === undefined ? undefined : entry.state.offers.at(ip);
+          if (offer && offer.revision !== c.revision && isLive(l, this.now()) && !ownedBy(l, offer.lease)) entry.state.offers.drop(ip!);
+        } else entry.state.leases.remove(l.ip, c.revision);
       } else if (c.kind === 'network') {
         const state = this.states.get(c.key)?.state;
         if (!state || (state.network && state.network.revision > c.revision)) continue;

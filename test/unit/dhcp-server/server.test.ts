@@ -52,7 +52,7 @@ t.test('a DORA: OFFER then ACK as frames for the ingress port, the lease durable
   t.equal(offer!.frame.ipv4.dst, offer!.message.yiaddr, 'unicast to yiaddr (no broadcast bit)');
   t.equal(offer!.frame.ethernet.dst, m);
   t.equal(offer!.frame.udp.dstPort, 68);
-  t.equal((await leaseAt(offer!.message.yiaddr))?.state, 'offered');
+  t.equal(await leaseAt(offer!.message.yiaddr), undefined, 'an offer is held in memory, not stored');
   const [ack] = (await send('REQUEST', { mac: m, serverId: '192.0.2.1', requestedIp: offer!.message.yiaddr, broadcast: true }))!;
   t.equal(ack!.type, 'ACK');
   t.equal(ack!.frame.ipv4.dst, '255.255.255.255', 'broadcast when the client asks');
@@ -167,8 +167,11 @@ t.test('only the leader answers; a fenced write stops the network until a newer 
   t.equal(dhcp.stats().notLeader, 1);
   leader = true;
   await store.claimTerm('network:acme/web', 1);
-  t.equal(await send('DISCOVER', { mac: mac(22) }), undefined, 'the write with term 1 is fenced');
+  const [offer] = (await send('DISCOVER', { mac: mac(22) }))!;
+  t.equal(offer!.type, 'OFFER', 'an offer writes nothing, so it meets no fence');
+  t.equal(await send('REQUEST', { mac: mac(22), serverId: '192.0.2.1', requestedIp: offer!.message.yiaddr }), undefined, 'the ACK write with term 1 is fenced: no ACK');
   t.match(events, [{ type: 'fenced', network: NET, term: 1 }]);
+  t.equal(await send('DISCOVER', { mac: mac(25) }), undefined, 'and no more offers');
   t.equal(await send('INFORM', { mac: mac(23), ciaddr: '192.0.2.9' }), undefined, 'nothing more is answered, even without a write');
   await store.claimTerm('network:acme/web', 2);
   fence = { scope: 'network:acme/web', term: 3 };
@@ -184,14 +187,18 @@ t.test('the sweeper lets lapsed offers and bindings expire and ends quarantines'
   const declinedIp = r!.ack!.message.yiaddr;
   await send('DECLINE', { mac: mac(31), serverId: '192.0.2.1', requestedIp: declinedIp });
   t.equal((await leaseAt(declinedIp))?.state, 'declined');
+  t.equal(await leaseAt(offered), undefined, 'the offer is held in memory only');
+  const [taken] = (await send('DISCOVER', { mac: mac(32), requestedIp: offered }))!;
+  t.not(taken!.message.yiaddr, offered, 'while held, the offered address goes to nobody else');
   now += 31_000;
-  t.equal(await dhcp.sweep(), 1, 'the lapsed offer');
-  t.match(await leaseAt(offered), { state: 'expired', mac: mac(30) }, 'kept as expired: the client comes back to it');
+  t.equal(await dhcp.sweep(), 0, 'lapsed offers are forgotten without a write');
+  const [other] = (await send('DISCOVER', { mac: mac(33), requestedIp: offered }))!;
+  t.equal(other!.message.yiaddr, offered, 'a lapsed offer frees its address');
   now += 600_000;
   t.equal(await dhcp.sweep(), 1, 'the quarantine is over');
   t.equal(await leaseAt(declinedIp), undefined);
-  const [again] = (await send('DISCOVER', { mac: mac(30) }))!;
-  t.equal(again!.message.yiaddr, offered);
+  const [again] = (await send('DISCOVER', { mac: mac(34) }))!;
+  t.ok(again, 'the pool still answers');
 });
 
 t.test('a renewal extends the lease from the time of the request', async (t) => {
