@@ -122,6 +122,8 @@ export interface OvsdbClusterStoreOptions {
 interface ObjState {
   value: string;
   revision: number;
+  /** The row, when it exists in the database (not for a write of this group). */
+  uuid?: string;
 }
 
 type Pending =
@@ -155,6 +157,7 @@ const objWhere = (kind: string, key: string): Condition[] => [
   ['kind', '==', kind],
   ['key', '==', key],
 ];
+const byUuid = (uuid: string): Condition[] => [['_uuid', '==', ['uuid', uuid]]];
 const termWhere = (scope: string): Condition[] => [['scope', '==', scope]];
 const id = (kind: string, key: string) => `${kind}\u0000${key}`;
 const optString = (d: unknown): string | undefined => (typeof d === 'string' ? d : undefined);
@@ -713,7 +716,7 @@ class OvsdbClusterStore implements Store {
     const scopeList = [...scopes];
     const reads: Operation[] = [
       { op: 'select', table: 'Meta', where: [], columns: ['revision', 'compacted'] },
-      ...objList.map((o) => ({ op: 'select', table: 'Object', where: objWhere(o.kind, o.key), columns: ['value', 'revision'] }) as Operation),
+      ...objList.map((o) => ({ op: 'select', table: 'Object', where: objWhere(o.kind, o.key), columns: ['_uuid', 'value', 'revision'] }) as Operation),
       ...scopeList.map((s) => ({ op: 'select', table: 'Term', where: termWhere(s), columns: ['term'] }) as Operation),
     ];
     const results = await this.transactOn(session, reads);
@@ -724,7 +727,7 @@ class OvsdbClusterStore implements Store {
     const before = new Map<string, ObjState | null>();
     objList.forEach((o, i) => {
       const row = (results[1 + i] as RowJson[])[0];
-      before.set(id(o.kind, o.key), row ? { value: row.value as string, revision: row.revision as number } : null);
+      before.set(id(o.kind, o.key), row ? { value: row.value as string, revision: row.revision as number, uuid: (row._uuid as [string, string])[1] } : null);
     });
     const termsBefore = new Map<string, number | null>();
     scopeList.forEach((s, i) => {
@@ -802,9 +805,13 @@ class OvsdbClusterStore implements Store {
 
     // The guards: the state read is still the state, or nothing is written.
     const write: Operation[] = [{ op: 'wait', table: 'Meta', where: [], columns: ['revision'], until: '==', rows: [{ revision: start }], timeout: 0 }];
+    // ovsdb-server finds rows by `_uuid` through a hash and by any other
+    // condition by a scan, so rows read are named by their uuid. An object
+    // read as absent needs no guard of its own: creating it would have
+    // moved the counter.
     for (const o of objList) {
       const b = before.get(id(o.kind, o.key));
-      write.push({ op: 'wait', table: 'Object', where: objWhere(o.kind, o.key), columns: ['revision'], until: '==', rows: b ? [{ revision: b.revision }] : [], timeout: 0 });
+      if (b) write.push({ op: 'wait', table: 'Object', where: byUuid(b.uuid!), columns: ['revision'], until: '==', rows: [{ revision: b.revision }], timeout: 0 });
     }
     for (const s of scopeList) {
       const b = termsBefore.get(s)!;
@@ -815,9 +822,9 @@ class OvsdbClusterStore implements Store {
       const b = before.get(k)!;
       const a = objs.get(k)!;
       if (a && b) {
-        if (a.revision !== b.revision) write.push({ op: 'update', table: 'Object', where: objWhere(o.kind, o.key), row: { value: a.value, revision: a.revision } });
+        if (a.revision !== b.revision) write.push({ op: 'update', table: 'Object', where: byUuid(b.uuid!), row: { value: a.value, revision: a.revision } });
       } else if (a) write.push({ op: 'insert', table: 'Object', row: { kind: o.kind, key: o.key, value: a.value, revision: a.revision } });
-      else if (b) write.push({ op: 'delete', table: 'Object', where: objWhere(o.kind, o.key) });
+      else if (b) write.push({ op: 'delete', table: 'Object', where: byUuid(b.uuid!) });
     }
     for (const [scope, term] of termsChanged) {
       if (termsBefore.get(scope) === null) write.push({ op: 'insert', table: 'Term', row: { scope, term: term! } });
