@@ -1,0 +1,268 @@
+// The election of one network's leader, as a pure state machine: events in
+// (an advert entry from a peer, a deadline passed, the local priority
+// changed, the outcome of a term claim, a fenced write, shutdown), the next
+// state and actions out (claim a term, became leader, became backup, send an
+// advert now). It reads no clock: `now` comes with each event, and the
+// timers it wants are the deadlines in its state (see nextDeadline), which
+// the shell arms. VRRPv3 semantics (RFC 5798), adapted to adverts that every
+// replica sends for every network:
+//
+// - The live replica with the highest priority for the network leads; equal
+//   priorities go to the larger replica id (VRRP: the larger address).
+// - A backup that hears no advert from the leader for the master-down
+//   interval, 3 × interval + skew with skew = (256 − priority) × interval /
+//   256, takes over; so the best backup, with the smallest skew, goes first.
+//   Because every replica advertises, a backup that is not the best live
+//   candidate when its timer fires waits one more interval for the better
+//   one to take over, and then claims anyway (the term makes that safe).
+// - A leader advertising priority 0 is leaving: backups take over after
+//   their skew time only.
+// - preempt: a backup better than the live leader, and the best live
+//   candidate, claims after the preempt delay. nopreempt: it waits for the
+//   leader to die or leave.
+// - Leading means holding a term: a replica claims `term + 1` in the store
+//   (claimTerm) and leads only once that succeeds. It steps down at once on
+//   an advert with a larger term or when a write of its is fenced. A
+//   replica that cannot claim (store unreachable or someone was faster)
+//   stays a backup.
+
+export interface MachineConfig {
+  replicaId: string;
+  intervalMs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+}
+
+export type Role = 'backup' | 'claiming' | 'leader' | 'stopped';
+
+/** The last entry a peer advertised for this network. */
+export interface PeerView {
+  priority: number;
+  term: number;
+  leader: boolean;
+  intervalMs: number;
+  seenAt: number;
+}
+
+export interface NetworkElection {
+  readonly network: string;
+  readonly role: Role;
+  /** Our effective priority for the network, 1..255 (tracking already applied). */
+  readonly priority: number;
+  /** The largest term of the network we know of. */
+  readonly term: number;
+  /** The term we hold while leader. */
+  readonly leaderTerm: number | undefined;
+  readonly since: number;
+  readonly peers: ReadonlyMap<string, PeerView>;
+  readonly masterDownAt: number | undefined;
+  readonly preemptAt: number | undefined;
+  /** The master-down timer already waited once for a better live candidate. */
+  readonly deferred: boolean;
+  /** After a failed claim, no new one before this time (a store that is down is not hammered). */
+  readonly holdUntil: number;
+}
+
+export interface EntryIn {
+  priority: number;
+  term: number;
+  leader: boolean;
+}
+
+export type ElectionEvent =
+  | { type: 'advert'; from: string; intervalMs: number; entry: EntryIn }
+  | { type: 'tick' }
+  | { type: 'priority'; priority: number }
+  | { type: 'claimed'; term: number }
+  /** `term`: the store's current term when the claim was fenced; absent when the store could not be reached. */
+  | { type: 'claimFailed'; term?: number; reason: string }
+  | { type: 'fenced'; term: number }
+  | { type: 'shutdown' };
+
+export type StepDownReason = 'higher-term' | 'fenced' | 'shutdown';
+
+export type ElectionAction =
+  | { type: 'claim'; network: string; seen: number }
+  | { type: 'leader'; network: string; term: number }
+  | { type: 'backup'; network: string; term: number; reason: StepDownReason | 'start' }
+  | { type: 'advertNow' };
+
+export interface Step {
+  state: NetworkElection;
+  actions: ElectionAction[];
+}
+
+export function skewMs(priority: number, intervalMs: number): number {
+  return ((256 - priority) * intervalMs) / 256;
+}
+
+export function masterDownMs(priority: number, intervalMs: number): number {
+  return 3 * intervalMs + skewMs(priority, intervalMs);
+}
+
+/** A replica in `backup`, its master-down timer running from `now`. */
+export function initialElection(network: string, priority: number, now: number, config: MachineConfig): Step {
+  const state: NetworkElection = {
+    network, role: 'backup', priority, term: 0, leaderTerm: undefined, since: now, peers: new Map(),
+    masterDownAt: now + masterDownMs(priority, config.intervalMs), preemptAt: undefined, deferred: false, holdUntil: now,
+  };
+  return { state, actions: [{ type: 'backup', network, term: 0, reason: 'start' }] };
+}
+
+/** What we advertise for the network. */
+export function entryOf(s: NetworkElection): EntryIn {
+  if (s.role === 'leader') return { priority: s.priority, term: s.leaderTerm!, leader: true };
+  return { priority: s.role === 'stopped' ? 0 : s.priority, term: s.term, leader: false };
+}
+
+function liveFor(s: NetworkElection, p: PeerView): number {
+  return masterDownMs(s.priority, p.intervalMs);
+}
+
+export function isLive(s: NetworkElection, p: PeerView, now: number): boolean {
+  return now - p.seenAt < liveFor(s, p);
+}
+
+/** a beats b: higher priority, then larger id. */
+function beats(a: { id: string; priority: number }, b: { id: string; priority: number }): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && a.id > b.id);
+}
+
+/** The live candidate that should lead: ourselves or a live peer with a priority above 0. */
+export function bestCandidate(s: NetworkElection, now: number, config: MachineConfig): string {
+  let best = { id: config.replicaId, priority: s.role === 'stopped' ? 0 : s.priority };
+  for (const [id, p] of s.peers) {
+    if (p.priority > 0 && isLive(s, p, now) && beats({ id, priority: p.priority }, best)) best = { id, priority: p.priority };
+  }
+  return best.id;
+}
+
+/** The live peer that leads at the newest term we know, if any. */
+export function currentLeader(s: NetworkElection, now: number): { id: string; view: PeerView } | undefined {
+  let found: { id: string; view: PeerView } | undefined;
+  for (const [id, p] of s.peers) {
+    if (p.leader && p.term >= s.term && isLive(s, p, now) && (!found || p.term > found.view.term)) found = { id, view: p };
+  }
+  return found;
+}
+
+/** The earliest time the machine wants a tick: its timers, and the moment a live peer would turn dead. */
+export function nextDeadline(s: NetworkElection, now: number): number | undefined {
+  if (s.role === 'stopped') return undefined;
+  let at: number | undefined;
+  const consider = (t: number | undefined) => {
+    if (t !== undefined && (at === undefined || t < at)) at = t;
+  };
+  consider(s.masterDownAt);
+  consider(s.preemptAt);
+  for (const p of s.peers.values()) if (isLive(s, p, now)) consider(p.seenAt + liveFor(s, p));
+  return at;
+}
+
+function shouldPreempt(s: NetworkElection, now: number, config: MachineConfig): boolean {
+  if (!config.preempt || s.role !== 'backup') return false;
+  const leader = currentLeader(s, now);
+  if (!leader || leader.view.priority === 0) return false;
+  return beats({ id: config.replicaId, priority: s.priority }, { id: leader.id, priority: leader.view.priority }) && bestCandidate(s, now, config) === config.replicaId;
+}
+
+function withPreempt(s: NetworkElection, now: number, config: MachineConfig): NetworkElection {
+  if (!shouldPreempt(s, now, config)) return s.preemptAt === undefined ? s : { ...s, preemptAt: undefined };
+  return s.preemptAt === undefined ? { ...s, preemptAt: Math.max(now + config.preemptDelayMs, s.holdUntil) } : s;
+}
+
+function claim(s: NetworkElection): Step {
+  return {
+    state: { ...s, role: 'claiming', masterDownAt: undefined, preemptAt: undefined, deferred: false },
+    actions: [{ type: 'claim', network: s.network, seen: s.term }],
+  };
+}
+
+function toBackup(s: NetworkElection, now: number, config: MachineConfig, term: number, reason: StepDownReason | undefined): Step {
+  const state: NetworkElection = {
+    ...s, role: 'backup', term: Math.max(s.term, term), leaderTerm: undefined, since: s.role === 'leader' ? now : s.since,
+    masterDownAt: now + masterDownMs(s.priority, config.intervalMs), preemptAt: undefined, deferred: false,
+  };
+  const actions: ElectionAction[] = s.role === 'leader' && reason ? [{ type: 'backup', network: s.network, term: state.term, reason }] : [];
+  return { state: withPreempt(state, now, config), actions };
+}
+
+function onAdvert(s: NetworkElection, e: Extract<ElectionEvent, { type: 'advert' }>, now: number, config: MachineConfig): Step {
+  if (e.from === config.replicaId) return { state: s, actions: [] };
+  const before = s.peers.get(e.from);
+  const wasLeader = before !== undefined && before.leader && before.term >= s.term;
+  const peers = new Map(s.peers);
+  peers.set(e.from, { ...e.entry, intervalMs: e.intervalMs, seenAt: now });
+  let state: NetworkElection = { ...s, peers, term: Math.max(s.term, e.entry.term) };
+
+  if (s.role === 'leader') {
+    if (e.entry.term > s.leaderTerm!) return toBackup(state, now, config, e.entry.term, 'higher-term');
+    return { state, actions: [] };
+  }
+  if (s.role !== 'backup') return { state, actions: [] };
+
+  if (e.entry.priority === 0 && (e.entry.leader || wasLeader)) {
+    // The leader is leaving: take over after the skew time only.
+    const at = now + skewMs(s.priority, config.intervalMs);
+    state = { ...state, masterDownAt: Math.min(state.masterDownAt ?? at, at) };
+  } else if (e.entry.leader && e.entry.term >= state.term) {
+    state = { ...state, masterDownAt: now + masterDownMs(s.priority, config.intervalMs), deferred: false };
+  }
+  return { state: withPreempt(state, now, config), actions: [] };
+}
+
+function onTick(s: NetworkElection, now: number, config: MachineConfig): Step {
+  if (s.role !== 'backup') return { state: s, actions: [] };
+  if (s.preemptAt !== undefined && s.preemptAt <= now) {
+    if (shouldPreempt(s, now, config)) return claim(s);
+    s = { ...s, preemptAt: undefined };
+  }
+  if (s.masterDownAt !== undefined && s.masterDownAt <= now) {
+    if (s.deferred || bestCandidate(s, now, config) === config.replicaId) return claim(s);
+    s = { ...s, deferred: true, masterDownAt: now + masterDownMs(s.priority, config.intervalMs) };
+  }
+  return { state: withPreempt(s, now, config), actions: [] };
+}
+
+export function step(s: NetworkElection, event: ElectionEvent, now: number, config: MachineConfig): Step {
+  if (s.role === 'stopped') {
+    return event.type === 'claimed' || event.type === 'claimFailed' ? { state: { ...s, term: Math.max(s.term, event.term ?? 0) }, actions: [] } : { state: s, actions: [] };
+  }
+  switch (event.type) {
+    case 'advert':
+      return onAdvert(s, event, now, config);
+    case 'tick':
+      return onTick(s, now, config);
+    case 'priority': {
+      const priority = Math.max(1, Math.min(255, Math.round(event.priority)));
+      return { state: withPreempt({ ...s, priority }, now, config), actions: [] };
+    }
+    case 'claimed': {
+      if (s.role !== 'claiming') return { state: { ...s, term: Math.max(s.term, event.term) }, actions: [] };
+      if (s.term >= event.term) {
+        // A newer term appeared while we claimed: what we hold is already stale.
+        return toBackup({ ...s, term: Math.max(s.term, event.term) }, now, config, s.term, undefined);
+      }
+      return {
+        state: { ...s, role: 'leader', term: event.term, leaderTerm: event.term, since: now, masterDownAt: undefined, preemptAt: undefined },
+        actions: [{ type: 'leader', network: s.network, term: event.term }, { type: 'advertNow' }],
+      };
+    }
+    case 'claimFailed':
+      if (s.role !== 'claiming') return { state: { ...s, term: Math.max(s.term, event.term ?? 0) }, actions: [] };
+      return toBackup({ ...s, holdUntil: now + masterDownMs(s.priority, config.intervalMs) }, now, config, event.term ?? s.term, undefined);
+    case 'fenced':
+      if (s.role === 'leader' && event.term >= s.leaderTerm!) {
+        return toBackup(s, now, config, event.term, 'fenced');
+      }
+      return { state: { ...s, term: Math.max(s.term, event.term) }, actions: [] };
+    case 'shutdown': {
+      const actions: ElectionAction[] = s.role === 'leader' ? [{ type: 'backup', network: s.network, term: s.leaderTerm!, reason: 'shutdown' }] : [];
+      actions.push({ type: 'advertNow' });
+      return {
+        state: { ...s, role: 'stopped', term: Math.max(s.term, s.leaderTerm ?? 0), leaderTerm: undefined, since: now, masterDownAt: undefined, preemptAt: undefined },
+        actions,
+      };
+    }
+  }
+}
