@@ -1,0 +1,110 @@
+// The per-network state machine on its own: events in, state and actions out,
+// time only as the `now` of each event.
+import t from 'tap';
+import {
+  initialElection, masterDownMs, nextDeadline, skewMs, step,
+  type ElectionEvent, type MachineConfig, type NetworkElection,
+} from '../../../src/election/machine.js';
+
+const config: MachineConfig = { replicaId: 'replica-b', intervalMs: 100, preempt: true, preemptDelayMs: 0 };
+const NET = 'acme/web';
+
+function run(s: NetworkElection, events: [number, ElectionEvent][], c = config) {
+  const actions = [];
+  for (const [now, e] of events) {
+    const r = step(s, e, now, c);
+    s = r.state;
+    actions.push(...r.actions);
+  }
+  return { s, actions };
+}
+
+const advert = (from: string, priority: number, term: number, leader: boolean): ElectionEvent => ({ type: 'advert', from, intervalMs: 100, entry: { priority, term, leader } });
+
+t.test('skew and master-down interval are VRRPv3's', async (t) => {
+  t.equal(skewMs(100, 1000), 609.375);
+  t.equal(masterDownMs(100, 1000), 3609.375);
+  t.equal(masterDownMs(255, 100), 300 + 100 / 256);
+});
+
+t.test('a lone replica claims after the master-down interval and leads only once the claim succeeds', async (t) => {
+  const { state } = initialElection(NET, 100, 0, config);
+  t.equal(nextDeadline(state, 0), masterDownMs(100, 100));
+  const early = step(state, { type: 'tick' }, 100, config);
+  t.same(early.actions, []);
+  const fired = step(state, { type: 'tick' }, masterDownMs(100, 100), config);
+  t.same(fired.actions, [{ type: 'claim', network: NET, seen: 0 }]);
+  t.equal(fired.state.role, 'claiming');
+  const led = step(fired.state, { type: 'claimed', term: 1 }, 400, config);
+  t.equal(led.state.role, 'leader');
+  t.same(led.actions, [{ type: 'leader', network: NET, term: 1 }, { type: 'advertNow' }]);
+});
+
+t.test('a claim that fails leaves a backup that waits before claiming again', async (t) => {
+  const { state } = initialElection(NET, 100, 0, config);
+  const { s } = run(state, [[400, { type: 'tick' }], [401, { type: 'claimFailed', term: 7, reason: 'fenced' }]]);
+  t.equal(s.role, 'backup');
+  t.equal(s.term, 7);
+  t.equal(s.masterDownAt, 401 + masterDownMs(100, 100));
+});
+
+t.test("a leader's adverts hold the backup; silence past the master-down interval does not", async (t) => {
+  const { state } = initialElection(NET, 100, 0, config);
+  const held = run(state, [[0, advert('replica-a', 200, 1, true)], [300, advert('replica-a', 200, 1, true)], [600, { type: 'tick' }]]);
+  t.equal(held.s.role, 'backup');
+  t.equal(held.s.masterDownAt, 300 + masterDownMs(100, 100));
+  const down = step(held.s, { type: 'tick' }, held.s.masterDownAt!, config);
+  t.same(down.actions, [{ type: 'claim', network: NET, seen: 1 }]);
+});
+
+t.test('a backup that is not the best live candidate waits one more interval for it, then claims anyway', async (t) => {
+  const { state } = initialElection(NET, 100, 0, config);
+  const mdi = masterDownMs(100, 100);
+  const first = run(state, [[mdi - 10, advert('replica-c', 150, 0, false)], [mdi, { type: 'tick' }]]);
+  t.same(first.actions, [], 'replica-c is better and alive: wait');
+  t.ok(first.s.deferred);
+  const second = step(first.s, { type: 'tick' }, first.s.masterDownAt!, config);
+  t.same(second.actions, [{ type: 'claim', network: NET, seen: 0 }]);
+});
+
+t.test('priority 0 from the leader: take over after the skew time', async (t) => {
+  const { state } = initialElection(NET, 100, 0, config);
+  const { s } = run(state, [[0, advert('replica-a', 200, 1, true)], [50, advert('replica-a', 0, 1, false)]]);
+  t.equal(s.masterDownAt, 50 + skewMs(100, 100));
+});
+
+t.test('preempt claims against a worse leader after the delay; nopreempt never does', async (t) => {
+  const c = { ...config, preemptDelayMs: 500 };
+  const { state } = initialElection(NET, 200, 0, c);
+  const seen = run(state, [[10, advert('replica-a', 100, 4, true)]], c);
+  t.equal(seen.s.preemptAt, 510);
+  t.same(step(seen.s, { type: 'tick' }, 510, c).actions, [{ type: 'claim', network: NET, seen: 4 }]);
+  const no = { ...c, preempt: false };
+  const calm = run(initialElection(NET, 200, 0, no).state, [[10, advert('replica-a', 100, 4, true)], [200, advert('replica-a', 100, 4, true)]], no);
+  t.equal(calm.s.preemptAt, undefined);
+});
+
+t.test('a leader steps down at once on a larger term or a fenced write, and not on a smaller one', async (t) => {
+  const leader = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [401, { type: 'claimed', term: 3 }]]).s;
+  t.equal(step(leader, advert('replica-a', 200, 2, true), 500, config).state.role, 'leader');
+  const higher = step(leader, advert('replica-a', 50, 4, true), 500, config);
+  t.equal(higher.state.role, 'backup');
+  t.same(higher.actions, [{ type: 'backup', network: NET, term: 4, reason: 'higher-term' }]);
+  const fenced = step(leader, { type: 'fenced', term: 3 }, 500, config);
+  t.same(fenced.actions, [{ type: 'backup', network: NET, term: 3, reason: 'fenced' }]);
+  t.equal(step(leader, { type: 'fenced', term: 2 }, 500, config).state.role, 'leader', 'an old term fenced is not ours');
+});
+
+t.test('a claim that succeeds after a newer term was seen does not lead', async (t) => {
+  const { s } = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [401, advert('replica-a', 200, 5, true)], [402, { type: 'claimed', term: 1 }]]);
+  t.equal(s.role, 'backup');
+  t.equal(s.term, 5);
+});
+
+t.test('shutdown: priority 0 in the advert, backup notified when leading', async (t) => {
+  const leader = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [401, { type: 'claimed', term: 1 }]]).s;
+  const down = step(leader, { type: 'shutdown' }, 500, config);
+  t.same(down.actions, [{ type: 'backup', network: NET, term: 1, reason: 'shutdown' }, { type: 'advertNow' }]);
+  t.equal(down.state.role, 'stopped');
+  t.equal(nextDeadline(down.state, 500), undefined);
+});
