@@ -21,7 +21,7 @@ function run(s: NetworkElection, events: [number, ElectionEvent][], c = config) 
 
 const advert = (from: string, priority: number, term: number, leader: boolean): ElectionEvent => ({ type: 'advert', from, intervalMs: 100, entry: { priority, term, leader } });
 
-t.test('skew and master-down interval are VRRPv3's', async (t) => {
+t.test('skew and master-down interval are as in VRRPv3', async (t) => {
   t.equal(skewMs(100, 1000), 609.375);
   t.equal(masterDownMs(100, 1000), 3609.375);
   t.equal(masterDownMs(255, 100), 300 + 100 / 256);
