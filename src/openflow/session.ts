@@ -227,6 +227,11 @@ export class Session {
     return errors;
   }
 
+  /** Stops waiting for the reply to `xid` (its request failed some other way). */
+  forget(xid: number): void {
+    this.settle(xid);
+  }
+
   untrack(xids: number[]): void {
     for (const xid of xids) if (this.pending.get(xid)?.collect) this.pending.delete(xid);
   }
@@ -380,8 +385,6 @@ export class Session {
     switch (m.type) {
       case 'echo_request':
         this.send({ type: 'echo_reply', data: m.data }, m.xid);
-        return;
-      case 'echo_reply':
         return;
       case 'packet_in':
         this.emit('packetIn', m);

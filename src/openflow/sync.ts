@@ -226,5 +226,7 @@ export async function commitBundle(session: Session, mods: Outgoing[]): Promise<
     throw first ? new OpenFlowError(first.errorType, first.code, first.data) : e;
   } finally {
     session.untrack(addXids);
+    session.forget(xids[0]!);
+    session.forget(xids[xids.length - 1]!);
   }
 }
