@@ -40,6 +40,22 @@ export const AdmitRuleSetting: z.ZodType<AdmitRule, string> = z.string().transfo
 /** An OpenFlow controller target a bridge dials: tcp: or ssl: (unix: only inside the host's rundir, LAB.md pitfall 2). */
 const ControllerTarget = TargetSetting.refine((t) => t.scheme === 'tcp' || t.scheme === 'ssl' || t.scheme === 'unix', 'a controller target is tcp:IP:PORT, ssl:IP:PORT or unix:PATH');
 
+/** A replica id: what peers call this replica in adverts, logs and `leader.list`. */
+const ReplicaId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 of letters, digits, ".", "_", "-"');
+
+/** `TENANT/NAME=PRIORITY`: this replica's priority for one network. */
+export const NetworkPrioritySetting = z.string().transform((s, ctx): { network: string; priority: number } => {
+  const m = /^([a-z0-9][a-z0-9-]{0,62}\/[a-z0-9][a-z0-9-]{0,62})=(\d{1,3})$/.exec(s);
+  const priority = m ? Number(m[2]) : NaN;
+  if (!m || priority < 1 || priority > 254) {
+    ctx.addIssue({ code: 'custom', message: 'a network priority is TENANT/NAME=PRIORITY with a priority from 1 to 254' });
+    return z.NEVER;
+  }
+  return { network: m[1]!, priority };
+});
+
+export const DEFAULT_ADVERT_LISTEN = '127.0.0.1:6656';
+
 export const SETTINGS = {
   data: setting({
     flag: '--data',
@@ -145,6 +161,105 @@ export const SETTINGS = {
     schema: Path.optional(),
     help: 'PEM private key for the admin API (needs --api-tls-cert)',
   }),
+  replicaId: setting({
+    flag: '--replica-id',
+    arg: '<id>',
+    env: 'WEFT_REPLICA_ID',
+    schema: ReplicaId.optional(),
+    help: "this replica's id in adverts and leader.list (letters, digits, . _ -); default: the host name",
+  }),
+  peers: setting({
+    flag: '--peer',
+    arg: '<host:port>',
+    env: 'WEFT_PEERS',
+    schema: z.array(ListenSetting),
+    default: [],
+    text: 'list',
+    help: "the other replicas' advert addresses, HOST:PORT (repeatable); none: a single replica that leads every network without an election",
+  }),
+  advertListen: setting({
+    flag: '--advert-listen',
+    arg: '<host:port>',
+    env: 'WEFT_ADVERT_LISTEN',
+    schema: ListenSetting,
+    default: DEFAULT_ADVERT_LISTEN,
+    help: 'UDP address adverts from peers arrive at; with peers, an address they can reach',
+  }),
+  advertInterval: setting({
+    flag: '--advert-interval',
+    arg: '<ms>',
+    env: 'WEFT_ADVERT_INTERVAL',
+    schema: z.number().int().min(10).max(60_000),
+    default: 200,
+    text: 'number',
+    help: 'advert interval in ms (10 to 60000); a leader is replaced after 3 intervals plus a skew of at most one',
+  }),
+  advertKey: setting({
+    flag: '--advert-key',
+    arg: '<key>',
+    env: 'WEFT_ADVERT_KEY',
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    secret: true,
+    help: 'shared HMAC key of the adverts, at least 16 characters, the same on every replica (or --advert-key-file)',
+  }),
+  advertKeyFile: setting({
+    flag: '--advert-key-file',
+    arg: '<file>',
+    env: 'WEFT_ADVERT_KEY_FILE',
+    schema: Path.optional(),
+    help: 'file holding the shared advert key (trailing newline ignored)',
+  }),
+  priority: setting({
+    flag: '--priority',
+    arg: '<n>',
+    env: 'WEFT_PRIORITY',
+    schema: z.number().int().min(1).max(254),
+    default: 100,
+    text: 'number',
+    help: "this replica's priority for every network (1 to 254); the live replica with the highest leads, ties to the larger replica id",
+  }),
+  networkPriority: setting({
+    flag: '--network-priority',
+    arg: '<tenant/name=n>',
+    env: 'WEFT_NETWORK_PRIORITY',
+    schema: z.array(NetworkPrioritySetting),
+    default: [],
+    text: 'list',
+    help: "this replica's priority for one network, overriding --priority, so leadership spreads across replicas (repeatable)",
+  }),
+  preempt: setting({
+    flag: '--preempt',
+    env: 'WEFT_PREEMPT',
+    schema: z.boolean(),
+    default: true,
+    text: 'boolean',
+    help: 'a better replica takes over from a live leader (false: it waits until the leader dies or leaves, no flap after a heal)',
+  }),
+  preemptDelay: setting({
+    flag: '--preempt-delay',
+    arg: '<ms>',
+    env: 'WEFT_PREEMPT_DELAY',
+    schema: z.number().int().min(0).max(3_600_000),
+    default: 0,
+    text: 'number',
+    help: 'how long a better replica waits before it preempts a live leader, ms',
+  }),
+  trackWeight: setting({
+    flag: '--track-weight',
+    arg: '<n>',
+    env: 'WEFT_TRACK_WEIGHT',
+    schema: z.number().int().min(0).max(254),
+    default: 50,
+    text: 'number',
+    help: "how much the priority of a host's networks drops for each lost session to it (OVSDB, OpenFlow) and all networks' for a lost store",
+  }),
+  notifyScript: setting({
+    flag: '--notify-script',
+    arg: '<file>',
+    env: 'WEFT_NOTIFY_SCRIPT',
+    schema: Path.optional(),
+    help: 'run as SCRIPT leader|backup NETWORK TERM when this replica starts or stops leading a network',
+  }),
 };
 
 export type Settings = typeof SETTINGS;
@@ -158,5 +273,13 @@ export const CROSS_CHECKS: CrossCheck<Settings>[] = [
     const given = [c.ovsdbTlsCert, c.ovsdbTlsKey, c.ovsdbTlsCa].filter((f) => f !== undefined).length;
     if (given !== 0 && given !== 3) return { key: c.ovsdbTlsCert === undefined ? 'ovsdbTlsCert' : c.ovsdbTlsKey === undefined ? 'ovsdbTlsKey' : 'ovsdbTlsCa', message: 'ovsdbTlsCert, ovsdbTlsKey and ovsdbTlsCa go together' };
     return wantsTls && given === 0 ? { key: 'ovsdbTlsCert', message: 'is required (with ovsdbTlsKey and ovsdbTlsCa) by a pssl: or ssl: OVSDB target' } : undefined;
+  },
+  (c) => (c.advertKey !== undefined && c.advertKeyFile !== undefined ? { key: 'advertKeyFile', message: 'and advertKey exclude each other' } : undefined),
+  (c) => (c.peers.length > 0 && c.advertKey === undefined && c.advertKeyFile === undefined ? { key: 'advertKey', message: 'is required (or advertKeyFile) when peers are set' } : undefined),
+  (c) => {
+    const loopback = (h: string) => h === 'localhost' || h === '::1' || h.startsWith('127.');
+    return c.peers.some((p) => !loopback(p.host)) && loopback(c.advertListen.host)
+      ? { key: 'advertListen', message: 'is a loopback address, which peers on other machines cannot reach' }
+      : undefined;
   },
 ];

@@ -50,6 +50,18 @@ t.test('with nothing given, every setting has its default', async (t) => {
     api: { host: '127.0.0.1', port: 8080 },
     apiTlsCert: undefined,
     apiTlsKey: undefined,
+    replicaId: undefined,
+    peers: [],
+    advertListen: { host: '127.0.0.1', port: 6656 },
+    advertInterval: 200,
+    advertKey: undefined,
+    advertKeyFile: undefined,
+    priority: 100,
+    networkPriority: [],
+    preempt: true,
+    preemptDelay: 0,
+    trackWeight: 50,
+    notifyScript: undefined,
   });
   t.same(sources.data, { kind: 'default' });
 });
