@@ -178,8 +178,20 @@ export class Session {
    */
   sendMany(messages: Outgoing[], xids = this.reserveXids(messages.length)): number[] {
     if (this.closed) throw new SessionClosedError(`session ${this.peer} is closed: ${this.closeReason}`);
-    const bufs = messages.map((m, i) => encodeMessage({ ...m, xid: xids[i]! } as Message));
-    this.socket.write(Buffer.concat(bufs));
+    // Written in slices of about 64 KiB, so the switch starts on the first flow-mods while the rest are encoded.
+    let bufs: Uint8Array[] = [];
+    let size = 0;
+    messages.forEach((m, i) => {
+      const b = encodeMessage({ ...m, xid: xids[i]! } as Message);
+      bufs.push(b);
+      size += b.length;
+      if (size >= 65536) {
+        this.socket.write(Buffer.concat(bufs, size));
+        bufs = [];
+        size = 0;
+      }
+    });
+    if (size > 0) this.socket.write(Buffer.concat(bufs, size));
     return xids;
   }
 

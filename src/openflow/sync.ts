@@ -14,7 +14,7 @@
 import {
   flowMod,
   formatInstructions,
-  formatMatch,
+  FIELDS,
   OFPBCT,
   OFPBF,
   OFPFC,
@@ -58,13 +58,35 @@ function canonicalField(o: OxmField): OxmField {
   return { field: o.field, value: o.value & o.mask, mask: o.mask };
 }
 
-/** The identity of a flow in its table: table, priority and match (in the switch's canonical field order). */
-export function flowKey(f: { tableId: number; priority: number; match: Match }): string {
-  return `${f.tableId}/${f.priority}/${formatMatch({ fields: f.match.fields.map(canonicalField) })}`;
+function fieldKey(o: OxmField): string {
+  if (o.field === 'unknown') return `?${o.oxmClass}.${o.oxmField}.${Buffer.from(o.payload).toString('hex')}`;
+  // OVS's name, so the NXM and OXM spellings of one field (tun_id, tunnel_id) are one identity.
+  const name = FIELDS[o.field].ovsName;
+  return o.mask === undefined ? `${name}=${o.value.toString(16)}` : `${name}=${o.value.toString(16)}/${o.mask.toString(16)}`;
 }
 
+// Desired lists are rebuilt from the same flow objects between syncs (and the audit reuses them): key each once.
+const keys = new WeakMap<object, string>();
+const bodies = new WeakMap<object, string>();
+
+/** The identity of a flow in its table: table, priority and match, whatever the order of its fields. */
+export function flowKey(f: { tableId: number; priority: number; match: Match }): string {
+  let k = keys.get(f);
+  if (k === undefined) {
+    k = `${f.tableId}/${f.priority}/${f.match.fields.map((o) => fieldKey(canonicalField(o))).sort().join(',')}`;
+    keys.set(f, k);
+  }
+  return k;
+}
+
+/** What a modify changes, in ovs-ofctl's text so that the switch's re-encoding of an action compares equal. */
 function body(f: Flow): string {
-  return `${formatInstructions(f.instructions)}|${f.idleTimeout}|${f.hardTimeout}|${f.flags}`;
+  let b = bodies.get(f);
+  if (b === undefined) {
+    b = `${formatInstructions(f.instructions)}|${f.idleTimeout}|${f.hardTimeout}|${f.flags}`;
+    bodies.set(f, b);
+  }
+  return b;
 }
 
 export function fromStats(s: FlowStats): Flow {
