@@ -71,7 +71,6 @@ export interface ElectionStats {
   advertsSent: number;
   advertsReceived: number;
   rejected: Record<RejectReason, number>;
-  sendErrors: number;
   claims: number;
   claimsFenced: number;
   claimErrors: number;
@@ -174,7 +173,7 @@ class Service implements ElectionService {
   private unwatch: (() => void) | undefined;
   private readonly counters: ElectionStats = {
     advertsSent: 0, advertsReceived: 0, rejected: { malformed: 0, forged: 0, replayed: 0, skew: 0, self: 0 },
-    sendErrors: 0, claims: 0, claimsFenced: 0, claimErrors: 0, notifyFailures: 0,
+    claims: 0, claimsFenced: 0, claimErrors: 0, notifyFailures: 0,
   };
 
   constructor(private readonly options: ElectionOptions) {
