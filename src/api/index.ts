@@ -8,6 +8,7 @@ import { WriteGuard } from './guard.js';
 import { applyMethods } from './methods/apply.js';
 import { eventMethods } from './methods/events.js';
 import { hostMethods, type HostDeps, type HostRuntime } from './methods/host.js';
+import { leaseMethods } from './methods/lease.js';
 import { networkMethods } from './methods/network.js';
 import { reservationMethods } from './methods/reservation.js';
 import { statusMethods } from './methods/status.js';
@@ -48,6 +49,7 @@ export function builtinMethods(deps: MethodDeps & HostDeps) {
     ...tenantMethods(deps),
     ...networkMethods(deps),
     ...reservationMethods(deps),
+    ...leaseMethods(deps),
     ...hostMethods(deps),
     ...tokenMethods(deps),
     ...applyMethods(deps),

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { registerApply } from './apply.js';
 import { registerHost } from './host.js';
+import { registerLease } from './lease.js';
 import { registerNetwork } from './network.js';
 import { registerReservation } from './reservation.js';
 import { registerStatus } from './status.js';
@@ -14,6 +15,7 @@ export function registerClientCommands(program: Command): Command {
   registerTenant(program);
   registerNetwork(program);
   registerReservation(program);
+  registerLease(program);
   registerHost(program);
   registerToken(program);
   registerApply(program);

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { RpcError, type ApiClient } from '../../../src/api/client.js';
 import { ErrorCode } from '../../../src/api/errors.js';
+import { put } from '../../../src/store/store.js';
 import { snapshot, startApi, type TestApi } from './harness.js';
 
 let api: TestApi;
@@ -17,6 +18,9 @@ t.before(async () => {
         networks: [{ name: 'web', vlan, subnets: [{ cidr, gateway: '192.0.2.1' }], reservations: [{ mac: '52:54:00:00:00:01', ip: '192.0.2.10' }] }],
       },
     });
+    // A lease as the DHCP server stores it at an ACK.
+    const lease = { tenant, network: 'web', ip: '192.0.2.20', mac: '52:54:00:00:00:03', state: 'bound' as const, start: 0, expiresAt: 4_000_000_000_000 };
+    await api.store.commit([put('lease', `${tenant}/web/192.0.2.20`, lease)]);
   }
 });
 t.teardown(() => api.close());
@@ -35,6 +39,8 @@ function cases(acmeTokenId: string): Record<string, [object, object]> {
     'reservation.create': { tenant, network: 'web', mac: '52:54:00:00:00:02', ip: '192.0.2.11' },
     'reservation.delete': { tenant, network: 'web', mac: '52:54:00:00:00:01' },
     'reservation.list': { tenant, network: 'web' },
+    'lease.list': { network: `${tenant}/web` },
+    'lease.release': { network: `${tenant}/web`, ip: '192.0.2.20' },
     'token.create': { tenant },
     'token.revoke': { id: tenant === 'acme' ? acmeTokenId : 'nosuchtoken00000' },
     apply: { manifest: { tenant, networks: [] }, prune: true },
@@ -88,6 +94,7 @@ t.test('lists, status and tokens show a tenant token its own tenant only', async
   t.same((await globex.call<{ tenants: { name: string }[] }>('tenant.list')).tenants.map((x) => x.name), ['globex']);
   t.same((await globex.call<{ networks: { tenant: string }[] }>('network.list')).networks.map((x) => x.tenant), ['globex']);
   t.same((await globex.call<{ reservations: { tenant: string }[] }>('reservation.list')).reservations.map((x) => x.tenant), ['globex']);
+  t.same((await globex.call<{ leases: { tenant: string }[] }>('lease.list')).leases.map((x) => x.tenant), ['globex']);
   t.ok((await globex.call<{ tokens: { tenant?: string }[] }>('token.list')).tokens.every((x) => x.tenant === 'globex'));
   t.match(await globex.call('status'), { tenant: 'globex', counts: { network: 1, reservation: 1 } });
   const conflict = await globex.call('network.create', { tenant: 'globex', name: 'n2', vlan: 11 }).catch((e: RpcError) => e);
