@@ -1,11 +1,9 @@
 // The options of a reply (RFC 2131 4.3.1 table 3, RFC 2132): the mandatory
 // ones, then only what the client asked for in option 55, in its order.
 import { DHCP_MESSAGE_TYPE, getOption, type DhcpMessage, type DhcpOption } from '../../protocols/dhcp/index.js';
-import type { NetworkView, ServedSubnet } from './view.js';
+import { leaseTimeOptions, type NetworkView, type ServedSubnet } from './view.js';
 
-/** T1 and T2 as fractions of the lease time (RFC 2131 4.4.5). */
-export const T1_FRACTION = 0.5;
-export const T2_FRACTION = 0.875;
+export { T1_FRACTION, T2_FRACTION } from './view.js';
 
 /** Option codes weft answers when asked in option 55. */
 export const OPTION = {
@@ -24,57 +22,52 @@ export interface ReplyOptionsInput {
   hostname?: string;
 }
 
+const MESSAGE_TYPE: Record<'offer' | 'ack', DhcpOption> = Object.freeze({
+  offer: Object.freeze({ name: 'messageType', value: DHCP_MESSAGE_TYPE.OFFER }),
+  ack: Object.freeze({ name: 'messageType', value: DHCP_MESSAGE_TYPE.ACK }),
+});
+
+/** The subnet's options are the view's own objects, built once per change of the network. */
 export function replyOptions(input: ReplyOptionsInput): DhcpOption[] {
-  const { request, subnet, view } = input;
-  const s = subnet.subnet;
-  const options: DhcpOption[] = [
-    { name: 'messageType', value: input.type === 'offer' ? DHCP_MESSAGE_TYPE.OFFER : DHCP_MESSAGE_TYPE.ACK },
-    { name: 'serverId', value: subnet.serverId },
-  ];
+  const { request, subnet } = input;
+  const o = subnet.options;
+  const options: DhcpOption[] = [MESSAGE_TYPE[input.type === 'offer' ? 'offer' : 'ack'], o.serverId];
   if (input.leaseTime !== undefined) {
-    options.push(
-      { name: 'leaseTime', value: input.leaseTime },
-      { name: 'renewalTime', value: Math.floor(input.leaseTime * T1_FRACTION) },
-      { name: 'rebindingTime', value: Math.floor(input.leaseTime * T2_FRACTION) },
-    );
+    options.push(...(input.leaseTime === subnet.subnet.leaseTime ? o.leaseTimes : leaseTimeOptions(input.leaseTime)));
   }
   // The mask is sent unasked: a client configured without it guesses from the address class.
-  options.push({ name: 'subnetMask', value: subnet.mask });
+  options.push(o.subnetMask);
   const asked = new Set<number>();
+  const add = (x: DhcpOption | undefined) => {
+    if (x) options.push(x);
+  };
   for (const code of getOption(request, 'parameterRequestList') ?? []) {
     if (asked.has(code)) continue;
     asked.add(code);
     switch (code) {
       case OPTION.ROUTER:
-        if (s.gateway !== undefined) options.push({ name: 'router', value: [s.gateway] });
+        add(o.router);
         break;
       case OPTION.DNS:
-        if (s.dns.length > 0) options.push({ name: 'dnsServers', value: [...s.dns] });
+        add(o.dnsServers);
         break;
       case OPTION.HOSTNAME:
         if (input.hostname !== undefined) options.push({ name: 'hostname', value: input.hostname });
         break;
       case OPTION.DOMAIN:
-        if (s.domain !== undefined) options.push({ name: 'domainName', value: s.domain });
+        add(o.domainName);
         break;
       case OPTION.MTU:
-        options.push({ name: 'interfaceMtu', value: view.mtu });
+        add(o.interfaceMtu);
         break;
       case OPTION.BROADCAST:
-        options.push({ name: 'broadcastAddress', value: subnet.broadcast });
+        add(o.broadcastAddress);
         break;
       case OPTION.SEARCH:
-        if (s.search.length > 0) options.push({ name: 'domainSearch', value: [...s.search] });
+        add(o.domainSearch);
         break;
       case OPTION.CLASSLESS_ROUTES:
-        if (s.routes.length > 0) {
-          // A client that gets option 121 ignores option 3 (RFC 3442), so the default route goes in it too.
-          const routes = s.routes.map((r) => ({ destination: r.destination, router: r.gateway }));
-          if (s.gateway !== undefined && !s.routes.some((r) => r.destination === '0.0.0.0/0')) {
-            routes.push({ destination: '0.0.0.0/0', router: s.gateway });
-          }
-          options.push({ name: 'classlessRoutes', value: routes });
-        }
+        add(o.classlessRoutes);
         break;
     }
   }

@@ -2,6 +2,7 @@
 // network or its reservations rather than on every packet: the subnets it
 // may serve (DHCP on and a server identifier), their pools as integer
 // intervals, and the reservations by MAC and by address.
+import type { DhcpOption } from '../../protocols/dhcp/index.js';
 import {
   cidrContains, intToIpv4, parseCidr, parseIpv4, prefixToNetmask, unusableAddresses,
   type CidrBlock, type Network, type Reservation, type Subnet,
@@ -21,6 +22,67 @@ export interface ServedSubnet {
   broadcast: string;
   /** The DHCP ranges, clipped to the block. */
   ranges: Interval[];
+  /** The subnet's reply options, built (and frozen, so encoded once) with the view. */
+  options: SubnetOptions;
+}
+
+/** Options whose value comes from the subnet alone; absent when the subnet has no value for them. */
+export interface SubnetOptions {
+  serverId: DhcpOption;
+  subnetMask: DhcpOption;
+  /** 51, 58 and 59 for the subnet's lease time. */
+  leaseTimes: readonly DhcpOption[];
+  router?: DhcpOption;
+  dnsServers?: DhcpOption;
+  domainName?: DhcpOption;
+  interfaceMtu: DhcpOption;
+  broadcastAddress: DhcpOption;
+  domainSearch?: DhcpOption;
+  classlessRoutes?: DhcpOption;
+}
+
+/** T1 and T2 as fractions of the lease time (RFC 2131 4.4.5). */
+export const T1_FRACTION = 0.5;
+export const T2_FRACTION = 0.875;
+
+function frozen<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The lease time options for `leaseTime` seconds. */
+export function leaseTimeOptions(leaseTime: number): DhcpOption[] {
+  return [
+    { name: 'leaseTime', value: leaseTime },
+    { name: 'renewalTime', value: Math.floor(leaseTime * T1_FRACTION) },
+    { name: 'rebindingTime', value: Math.floor(leaseTime * T2_FRACTION) },
+  ];
+}
+
+function subnetOptions(s: Subnet, serverId: string, mask: string, broadcast: string, mtu: number): SubnetOptions {
+  const o: SubnetOptions = {
+    serverId: { name: 'serverId', value: serverId },
+    subnetMask: { name: 'subnetMask', value: mask },
+    leaseTimes: leaseTimeOptions(s.leaseTime),
+    interfaceMtu: { name: 'interfaceMtu', value: mtu },
+    broadcastAddress: { name: 'broadcastAddress', value: broadcast },
+  };
+  if (s.gateway !== undefined) o.router = { name: 'router', value: [s.gateway] };
+  if (s.dns.length > 0) o.dnsServers = { name: 'dnsServers', value: [...s.dns] };
+  if (s.domain !== undefined) o.domainName = { name: 'domainName', value: s.domain };
+  if (s.search.length > 0) o.domainSearch = { name: 'domainSearch', value: [...s.search] };
+  if (s.routes.length > 0) {
+    // A client that gets option 121 ignores option 3 (RFC 3442), so the default route goes in it too.
+    const routes = s.routes.map((r) => ({ destination: r.destination, router: r.gateway }));
+    if (s.gateway !== undefined && !s.routes.some((r) => r.destination === '0.0.0.0/0')) {
+      routes.push({ destination: '0.0.0.0/0', router: s.gateway });
+    }
+    o.classlessRoutes = { name: 'classlessRoutes', value: routes };
+  }
+  return frozen(o);
 }
 
 /** A subnet that exists but is not answered, and why. */
@@ -80,14 +142,9 @@ export function buildView(network: Network, reservations: Iterable<Reservation>)
       const last = Math.min(b, cidr.last);
       if (first <= last) ranges.push({ first, last });
     }
-    subnets.push({
-      subnet,
-      cidr,
-      serverId,
-      mask: prefixToNetmask(cidr.prefix),
-      broadcast: intToIpv4(cidr.last),
-      ranges,
-    });
+    const mask = prefixToNetmask(cidr.prefix);
+    const broadcast = intToIpv4(cidr.last);
+    subnets.push({ subnet, cidr, serverId, mask, broadcast, ranges, options: subnetOptions(subnet, serverId, mask, broadcast, network.mtu) });
   }
   const reservationByMac = new Map<string, Reservation>();
   const reservedFor = new Map<number, string>();
