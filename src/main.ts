@@ -9,6 +9,7 @@ import { createApiPlane } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
 import type { Logger } from './log.js';
 import { createOvsdbPlane, type OvsdbPlane } from './ovsdb/plane.js';
+import { openOvsdbClusterStore } from './store/ovsdb-cluster.js';
 import { openSqliteStore } from './store/sqlite.js';
 import { StoreError, type Store } from './store/store.js';
 
@@ -180,7 +181,8 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
   const storeFile = join(dataDir, STORE_FILE);
   let store: Store;
   try {
-    store = await (options.openStore ?? openSqliteStore)(storeFile);
+    const choice = config.store;
+    store = await (options.openStore ?? (choice.backend === 'ovsdb' ? () => openOvsdbClusterStore({ remotes: choice.remotes, onEvent: (m) => log.info(m) }) : openSqliteStore))(storeFile);
   } catch (err) {
     undoDir();
     // A newer store version, a file locked by another weft, a file that is not a database.

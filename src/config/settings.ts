@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { setting, type ConfigOf, type CrossCheck } from './setting.js';
 import { parseAdmitRule, type AdmitRule } from '../ovsdb/admission.js';
+import { parseStoreSetting, type StoreChoice } from '../store/ovsdb-remotes.js';
 import { DEFAULT_API_LISTEN, parseListen, parseTarget, TargetError, type Listen, type Target } from './target.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -26,6 +27,16 @@ export const TargetSetting: z.ZodType<Target, string> = parsed(parseTarget);
 export const ListenSetting: z.ZodType<Listen, string> = parsed(parseListen);
 
 const Path = z.string().min(1, 'must not be empty');
+
+/** The store to open: `sqlite` or `ovsdb:REMOTE[,REMOTE...]`, checked and parsed. */
+export const StoreSetting: z.ZodType<StoreChoice, string> = z.string().transform((s, ctx): StoreChoice => {
+  try {
+    return parseStoreSetting(s);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** An admission rule (`auto`, `cidr:BLOCK`, `cn:PATTERN`), checked and parsed. */
 export const AdmitRuleSetting: z.ZodType<AdmitRule, string> = z.string().transform((s, ctx): AdmitRule => {
@@ -64,6 +75,14 @@ export const SETTINGS = {
     schema: Path,
     default: './var',
     help: 'data directory (the store is DIR/weft.db)',
+  }),
+  store: setting({
+    flag: '--store',
+    arg: '<store>',
+    env: 'WEFT_STORE',
+    schema: StoreSetting,
+    default: 'sqlite',
+    help: 'the store: sqlite (DATA/weft.db) or ovsdb:REMOTE[,REMOTE...], the client remotes (unix:PATH, tcp:HOST:PORT) of the ovsdb-server Raft cluster that serves the Weft database (docs/ha.md)',
   }),
   logLevel: setting({
     flag: '--log-level',

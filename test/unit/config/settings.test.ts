@@ -38,6 +38,7 @@ t.test('with nothing given, every setting has its default', async (t) => {
   const { config, sources } = loadConfig({});
   t.same(config, {
     data: './var',
+    store: { backend: 'sqlite' },
     logLevel: 'info',
     ovsdb: [{ scheme: 'ptcp', port: 6640 }],
     openflow: [{ scheme: 'ptcp', port: 6653 }],
