@@ -234,6 +234,23 @@ class OvsdbClusterStore implements Store {
   private lastTxnId = '00000000-0000-0000-0000-000000000000';
   private feedWaiters: { revision: number; resolve: () => void }[] = [];
 
+  // The local copy of what groups are planned against, kept by the same
+  // monitor as the feed (as OVN's IDL keeps its tables): every object with its
+  // row's uuid, every term, the counter. It is always the state after some
+  // whole transaction, so a group planned on it and guarded by the counter's
+  // `wait` commits only if nothing moved since, and the guards name rows by
+  // uuid, the one condition ovsdb-server answers without a scan.
+  private readonly objects = new Map<string, ObjState & { uuid: string }>();
+  private readonly objectIds = new Map<string, string>();
+  private readonly terms = new Map<string, { term: number; uuid: string }>();
+  private readonly termScopes = new Map<string, string>();
+  private meta: { revision: number; compacted: number } | undefined;
+  /** Counts monitor updates applied to the copy: a failed guard waits for it to move. */
+  private stateSeq = 0;
+  private stateWaiters: { seq: number; resolve: () => void }[] = [];
+  /** Batch markers this client waits to see in its copy, by id. */
+  private readonly batchWaiters = new Map<string, () => void>();
+
   constructor(
     private readonly options: OvsdbClusterStoreOptions,
     private readonly schema: { name: string; version: string },
@@ -385,13 +402,101 @@ class OvsdbClusterStore implements Store {
       monitorCondSince(
         DATABASE,
         'changes',
-        { Change: { where: [['revision', '>', this.feedRevision]], select: { initial: true, insert: true, delete: false, modify: false } } },
+        {
+          Change: { where: [['revision', '>', this.feedRevision]], select: { initial: true, insert: true, delete: false, modify: false } },
+          Object: { columns: ['kind', 'key', 'value', 'revision'] },
+          Term: { columns: ['scope', 'term'] },
+          Meta: { columns: ['revision', 'compacted'] },
+          Batch: { columns: ['id'], select: { initial: false, insert: true, delete: false, modify: false } },
+        },
         this.lastTxnId,
       ),
     );
     const r = decodeMonitorCondSinceResult(reply);
     if (!r.ok) throw new StoreError(`bad monitor_cond_since reply: ${r.error.message}`);
+    // Not found: the member does not know our last transaction and sends its
+    // tables whole, which replace the copy.
+    if (!r.value.found) {
+      this.objects.clear();
+      this.objectIds.clear();
+      this.terms.clear();
+      this.termScopes.clear();
+      this.meta = undefined;
+    }
     this.onFeed(r.value.lastTxnId, r.value.updates);
+    if (!this.meta) throw new StoreError('the store database has no Meta row');
+    // The whole tables replaced the copy: whatever a commit waits to see is in it.
+    if (!r.value.found) for (const resolve of this.batchWaiters.values()) resolve();
+  }
+
+  /** Folds one transaction's (or the initial) Object, Term, Meta and Batch rows into the local copy. */
+  private applyState(updates: TableUpdates2): void {
+    for (const [uuid, ru] of updates.get('Object') ?? []) {
+      const k = this.objectIds.get(uuid);
+      if (ru.kind === 'delete') {
+        if (k !== undefined) this.objects.delete(k);
+        this.objectIds.delete(uuid);
+      } else if (ru.kind === 'modify') {
+        const o = k === undefined ? undefined : this.objects.get(k);
+        if (!o) continue;
+        const diff = ru.row as { value?: string; revision?: number };
+        if (diff.value !== undefined) o.value = diff.value;
+        if (diff.revision !== undefined) o.revision = diff.revision;
+      } else {
+        // update2 leaves out columns at their default.
+        const row = { kind: '', key: '', value: '', revision: 0, ...(ru.row as Record<string, unknown>) } as { kind: string; key: string; value: string; revision: number };
+        const nk = id(row.kind, row.key);
+        this.objects.set(nk, { value: row.value, revision: row.revision, uuid });
+        this.objectIds.set(uuid, nk);
+      }
+    }
+    for (const [uuid, ru] of updates.get('Term') ?? []) {
+      const scope = this.termScopes.get(uuid);
+      if (ru.kind === 'delete') {
+        if (scope !== undefined) this.terms.delete(scope);
+        this.termScopes.delete(uuid);
+      } else if (ru.kind === 'modify') {
+        const t = scope === undefined ? undefined : this.terms.get(scope);
+        const term = (ru.row as { term?: number }).term;
+        if (t && term !== undefined) t.term = term;
+      } else {
+        const row = { scope: '', term: 0, ...(ru.row as Record<string, unknown>) } as { scope: string; term: number };
+        this.terms.set(row.scope, { term: row.term, uuid });
+        this.termScopes.set(uuid, row.scope);
+      }
+    }
+    for (const ru of updates.get('Meta')?.values() ?? []) {
+      if (ru.kind === 'delete') this.meta = undefined;
+      else if (ru.kind === 'modify') this.meta = { ...this.meta!, ...(ru.row as { revision?: number; compacted?: number }) };
+      else this.meta = { revision: 0, compacted: 0, ...(ru.row as { revision?: number; compacted?: number }) };
+    }
+    for (const ru of updates.get('Batch')?.values() ?? []) {
+      if (ru.kind !== 'insert' && ru.kind !== 'initial') continue;
+      const waiter = this.batchWaiters.get(((ru.row as { id?: string }).id ?? '') as string);
+      waiter?.();
+    }
+    this.stateSeq++;
+    if (this.stateWaiters.length > 0) {
+      const ready = this.stateWaiters.filter((w) => w.seq < this.stateSeq);
+      this.stateWaiters = this.stateWaiters.filter((w) => w.seq >= this.stateSeq);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  /** Resolves true once the copy has moved past `seq`, false after `ms`. */
+  private stateMoved(seq: number, ms: number): Promise<boolean> {
+    if (this.stateSeq > seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.stateWaiters = this.stateWaiters.filter((w) => w.resolve !== done);
+        resolve(false);
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.stateWaiters.push({ seq, resolve: done });
+    });
   }
 
   private onFeed(lastTxnId: unknown, updatesJson: unknown): void {
@@ -402,6 +507,7 @@ class OvsdbClusterStore implements Store {
       })();
     if (typeof lastTxnId === 'string') this.lastTxnId = lastTxnId;
     if (!updates) return;
+    this.applyState(updates);
     const byRevision = new Map<number, { seq: number; change: Change }[]>();
     for (const ru of updates.get('Change')?.values() ?? []) {
       if (ru.kind === 'delete' || ru.kind === 'modify') continue;
@@ -664,13 +770,10 @@ class OvsdbClusterStore implements Store {
     const deadline = Date.now() + this.leaderTimeout;
     for (let attempt = 0; ; attempt++) {
       if (Date.now() > deadline) throw new StoreError(`the store cluster did not commit within ${this.leaderTimeout} ms`);
-      let session: Session;
-      try {
-        session = await this.leader();
-      } catch (e) {
-        if (e instanceof StoreClosedError) throw e;
-        throw e;
-      }
+      const session = await this.leader();
+      let seen: Promise<void> | undefined;
+      const batchId = `${batch}.${attempt}`;
+      const seq = this.stateSeq;
       try {
         if (sent.length > 0) {
           // An earlier attempt may have committed before its answer was lost.
@@ -681,28 +784,39 @@ class OvsdbClusterStore implements Store {
           const i = found.findIndex((rows) => (rows as RowJson[]).length > 0);
           if (i >= 0) return this.settle(group, sent[i]!.outcomes, sent[i]!.revision);
         }
-        const plan = await this.plan(session, group, `${batch}.${attempt}`);
+        const plan = this.plan(group, batchId);
         if (!plan.write) return this.settle(group, plan.outcomes, plan.revision);
-        sent.push({ id: `${batch}.${attempt}`, outcomes: plan.outcomes, revision: plan.revision });
+        sent.push({ id: batchId, outcomes: plan.outcomes, revision: plan.revision });
+        // Registered before the transact is sent: its monitor update may come first.
+        seen = new Promise<void>((resolve) => this.batchWaiters.set(batchId, resolve));
         await this.transactOn(session, plan.write);
+        // The copy must hold this group (its terms too) before the next one is planned on it.
+        await within(seen, this.leaderTimeout);
         return this.settle(group, plan.outcomes, plan.revision);
       } catch (e) {
-        if (e instanceof WaitFailed) continue;
+        if (e instanceof WaitFailed) {
+          // Another writer got in first; its transaction reaches the copy through
+          // the monitor. Should it not, start over from a fresh copy.
+          if (!(await this.stateMoved(seq, 1_000))) session.close('the local copy of the store did not catch up');
+          continue;
+        }
         if (e instanceof Unavailable) {
           session.close('request failed');
           continue;
         }
         throw e;
+      } finally {
+        this.batchWaiters.delete(batchId);
       }
     }
   }
 
   /**
-   * Reads what the group touches and evaluates it in call order: the outcome
-   * of every transaction, and the one guarded transact that writes them all
+   * Evaluates the group in call order against the local copy: the outcome of
+   * every transaction, and the one guarded transact that writes them all
    * (none when nothing is written and nothing needs a linearizable check).
    */
-  private async plan(session: Session, group: Pending[], batchId: string): Promise<{ outcomes: Outcome[]; revision: number; write?: Operation[] }> {
+  private plan(group: Pending[], batchId: string): { outcomes: Outcome[]; revision: number; write?: Operation[] } {
     const objKeys = new Map<string, { kind: Kind; key: string }>();
     const scopes = new Set<string>();
     for (const p of group) {
@@ -714,26 +828,17 @@ class OvsdbClusterStore implements Store {
     }
     const objList = [...objKeys.values()];
     const scopeList = [...scopes];
-    const reads: Operation[] = [
-      { op: 'select', table: 'Meta', where: [], columns: ['revision', 'compacted'] },
-      ...objList.map((o) => ({ op: 'select', table: 'Object', where: objWhere(o.kind, o.key), columns: ['_uuid', 'value', 'revision'] }) as Operation),
-      ...scopeList.map((s) => ({ op: 'select', table: 'Term', where: termWhere(s), columns: ['term'] }) as Operation),
-    ];
-    const results = await this.transactOn(session, reads);
-    const metaRow = (results[0] as RowJson[])[0];
-    if (!metaRow) throw new StoreError('the store database has no Meta row');
-    const start = metaRow.revision as number;
-    const compacted = metaRow.compacted as number;
+    if (!this.meta) throw new StoreError('the store database has no Meta row');
+    const start = this.meta.revision;
+    const compacted = this.meta.compacted;
     const before = new Map<string, ObjState | null>();
-    objList.forEach((o, i) => {
-      const row = (results[1 + i] as RowJson[])[0];
-      before.set(id(o.kind, o.key), row ? { value: row.value as string, revision: row.revision as number, uuid: (row._uuid as [string, string])[1] } : null);
-    });
+    for (const o of objList) {
+      const k = id(o.kind, o.key);
+      const row = this.objects.get(k);
+      before.set(k, row ? { value: row.value, revision: row.revision, uuid: row.uuid } : null);
+    }
     const termsBefore = new Map<string, number | null>();
-    scopeList.forEach((s, i) => {
-      const row = (results[1 + objList.length + i] as RowJson[])[0];
-      termsBefore.set(s, row ? (row.term as number) : null);
-    });
+    for (const s of scopeList) termsBefore.set(s, this.terms.get(s)?.term ?? null);
 
     // Evaluation, as SQLite's savepoints: a failed transaction leaves no trace.
     const objs = new Map(before);
@@ -805,17 +910,16 @@ class OvsdbClusterStore implements Store {
 
     // The guards: the state read is still the state, or nothing is written.
     const write: Operation[] = [{ op: 'wait', table: 'Meta', where: [], columns: ['revision'], until: '==', rows: [{ revision: start }], timeout: 0 }];
-    // ovsdb-server finds rows by `_uuid` through a hash and by any other
-    // condition by a scan, so rows read are named by their uuid. An object
-    // read as absent needs no guard of its own: creating it would have
-    // moved the counter.
-    for (const o of objList) {
-      const b = before.get(id(o.kind, o.key));
-      if (b) write.push({ op: 'wait', table: 'Object', where: byUuid(b.uuid!), columns: ['revision'], until: '==', rows: [{ revision: b.revision }], timeout: 0 });
-    }
+    // Objects need no guard of their own: weft changes an object only in a
+    // transaction that moves the counter. ovsdb-server finds rows by `_uuid`
+    // through a hash and by any other condition by a scan, so rows are named
+    // by the uuid the copy holds.
+    // A term read as absent is guarded by a scan of the Term table (one row
+    // per network, and only until the scope's first claim).
     for (const s of scopeList) {
-      const b = termsBefore.get(s)!;
-      write.push({ op: 'wait', table: 'Term', where: termWhere(s), columns: ['term'], until: '==', rows: b === null ? [] : [{ term: b }], timeout: 0 });
+      const b = this.terms.get(s);
+      if (b) write.push({ op: 'wait', table: 'Term', where: byUuid(b.uuid), columns: ['term'], until: '==', rows: [{ term: b.term }], timeout: 0 });
+      else write.push({ op: 'wait', table: 'Term', where: termWhere(s), columns: ['term'], until: '==', rows: [], timeout: 0 });
     }
     for (const o of objList) {
       const k = id(o.kind, o.key);
@@ -828,7 +932,7 @@ class OvsdbClusterStore implements Store {
     }
     for (const [scope, term] of termsChanged) {
       if (termsBefore.get(scope) === null) write.push({ op: 'insert', table: 'Term', row: { scope, term: term! } });
-      else write.push({ op: 'update', table: 'Term', where: termWhere(scope), row: { term: term! } });
+      else write.push({ op: 'update', table: 'Term', where: byUuid(this.terms.get(scope)!.uuid), row: { term: term! } });
     }
     write.push(...changeRows);
     // The marker makes every guarded transact a write (a fence check too goes
@@ -869,6 +973,12 @@ class OvsdbClusterStore implements Store {
   private open(): void {
     if (this.closed) throw new StoreClosedError();
   }
+}
+
+/** Resolves when `promise` does or after `ms`, whichever comes first. */
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** A guard of a transact did not hold: something changed since the group was read. */
