@@ -5,7 +5,7 @@ import {
   encodeDhcpMessage, encodeOption, getOption, optionCode, type DhcpMessage, type DhcpOption,
 } from '../../protocols/dhcp/index.js';
 import {
-  BROADCAST_IPV4, BROADCAST_MAC, buildUdpFrame, ipv4ToNumber, onesComplementSum, parseHexColon, type VlanTag,
+  BROADCAST_IPV4, BROADCAST_MAC, buildUdpFrame, ipv4ToNumber, onesComplementSum, type VlanTag,
 } from '../../protocols/packet/index.js';
 import type { ReplyType } from './machine.js';
 
@@ -121,11 +121,45 @@ function writeIp(out: Uint8Array, at: number, n: number): void {
   out[at + 3] = n & 255;
 }
 
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** `aa:bb:cc:dd:ee:ff` into out at `at`; false for anything else. (The generic parser is a regex and a split per call.) */
 function writeMacAt(out: Uint8Array, at: number, mac: string): boolean {
-  const bytes = parseHexColon(mac);
-  if (!bytes || bytes.length !== 6) return false;
-  out.set(bytes, at);
+  if (mac.length !== 17) return false;
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(mac.charCodeAt(i * 3));
+    const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
+    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) return false;
+    out[at + i] = (hi << 4) | lo;
+  }
   return true;
+}
+
+/** A dotted quad as an unsigned integer, or -1: the same addresses ipv4ToNumber accepts (no leading zeros). */
+function quad(text: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || part > 255 || (digits > 1 && text.charCodeAt(i - digits) === 48)) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      if (i < text.length && ++dots > 3) return -1;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else return -1;
+  }
+  return dots === 3 ? n : -1;
 }
 
 /** The reply frame written in one pass, or undefined when the codecs must do it (overload, odd fields). */
@@ -138,8 +172,8 @@ function fastReplyFrame(input: ReplyFrameInput, maxMessageSize: number | undefin
   let inline = L.options + 1;
   for (const o of options) inline += o.length;
   if (inline > limit) return undefined;
-  const addresses = [m.ciaddr, m.yiaddr, m.siaddr, m.giaddr, input.serverId, route.ipDst].map(ipv4ToNumber);
-  if (addresses.some((a) => a === undefined)) return undefined;
+  const addresses = [m.ciaddr, m.yiaddr, m.siaddr, m.giaddr, input.serverId, route.ipDst].map(quad);
+  if (addresses.some((a) => a < 0)) return undefined;
   const [ciaddr, yiaddr, siaddr, giaddr, ipSrc, ipDst] = addresses as [number, number, number, number, number, number];
   if (!Number.isInteger(m.xid) || m.xid < 0 || m.xid > 0xffffffff) return undefined;
 
