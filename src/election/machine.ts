@@ -25,6 +25,16 @@
 //   an advert with a larger term or when a write of its is fenced. A
 //   replica that cannot claim (store unreachable or someone was faster)
 //   stays a backup.
+// - Leading also means confirming the term: the shell reads the store's term
+//   about every interval (`confirmed`, stamped with the time the read was
+//   sent), and a leader whose term has not been confirmed for confirmMs
+//   steps down on its own ('unconfirmed'). confirmMs is the shortest
+//   master-down interval (3 intervals, priority 255's skew of almost 0) less
+//   the one interval by which a backup's master-down timer may have started
+//   before the cut (the last advert it got): so a leader cut off from its
+//   peers and from the store stops answering before any backup can take
+//   over, whatever the priorities. A leader cut off from its peers only
+//   reads the backup's larger term and steps down then.
 
 export interface MachineConfig {
   replicaId: string;
@@ -61,6 +71,8 @@ export interface NetworkElection {
   readonly deferred: boolean;
   /** After a failed claim, no new one before this time (a store that is down is not hammered). */
   readonly holdUntil: number;
+  /** While leader: the term was last confirmed by the store early enough that we may lead until this time. */
+  readonly confirmedUntil: number | undefined;
 }
 
 export interface EntryIn {
@@ -73,13 +85,16 @@ export type ElectionEvent =
   | { type: 'advert'; from: string; intervalMs: number; entry: EntryIn }
   | { type: 'tick' }
   | { type: 'priority'; priority: number }
-  | { type: 'claimed'; term: number }
+  /** `at`: when the claim was sent (the lease on the term runs from then); default now. */
+  | { type: 'claimed'; term: number; at?: number }
+  /** The store's term, read by a request sent at `at`. */
+  | { type: 'confirmed'; term: number; at: number }
   /** `term`: the store's current term when the claim was fenced; absent when the store could not be reached. */
   | { type: 'claimFailed'; term?: number; reason: string }
   | { type: 'fenced'; term: number }
   | { type: 'shutdown' };
 
-export type StepDownReason = 'higher-term' | 'fenced' | 'shutdown';
+export type StepDownReason = 'higher-term' | 'fenced' | 'unconfirmed' | 'shutdown';
 
 export type ElectionAction =
   | { type: 'claim'; network: string; seen: number }
@@ -100,11 +115,17 @@ export function masterDownMs(priority: number, intervalMs: number): number {
   return 3 * intervalMs + skewMs(priority, intervalMs);
 }
 
+/** How long a confirmation of the term (or its claim) lets a leader lead without another. */
+export function confirmMs(intervalMs: number): number {
+  return 2 * intervalMs;
+}
+
 /** A replica in `backup`, its master-down timer running from `now`. */
 export function initialElection(network: string, priority: number, now: number, config: MachineConfig): Step {
   const state: NetworkElection = {
     network, role: 'backup', priority, term: 0, leaderTerm: undefined, since: now, peers: new Map(),
     masterDownAt: now + masterDownMs(priority, config.intervalMs), preemptAt: undefined, deferred: false, holdUntil: now,
+    confirmedUntil: undefined,
   };
   return { state, actions: [{ type: 'backup', network, term: 0, reason: 'start' }] };
 }
@@ -155,6 +176,7 @@ export function nextDeadline(s: NetworkElection, now: number): number | undefine
   };
   consider(s.masterDownAt);
   consider(s.preemptAt);
+  if (s.role === 'leader') consider(s.confirmedUntil);
   for (const p of s.peers.values()) if (isLive(s, p, now)) consider(p.seenAt + liveFor(s, p));
   return at;
 }
@@ -181,7 +203,7 @@ function claim(s: NetworkElection): Step {
 function toBackup(s: NetworkElection, now: number, config: MachineConfig, term: number, reason: StepDownReason | undefined): Step {
   const state: NetworkElection = {
     ...s, role: 'backup', term: Math.max(s.term, term), leaderTerm: undefined, since: s.role === 'leader' ? now : s.since,
-    masterDownAt: now + masterDownMs(s.priority, config.intervalMs), preemptAt: undefined, deferred: false,
+    masterDownAt: now + masterDownMs(s.priority, config.intervalMs), preemptAt: undefined, deferred: false, confirmedUntil: undefined,
   };
   const actions: ElectionAction[] = s.role === 'leader' && reason ? [{ type: 'backup', network: s.network, term: state.term, reason }] : [];
   return { state: withPreempt(state, now, config), actions };
@@ -212,6 +234,9 @@ function onAdvert(s: NetworkElection, e: Extract<ElectionEvent, { type: 'advert'
 }
 
 function onTick(s: NetworkElection, now: number, config: MachineConfig): Step {
+  if (s.role === 'leader' && s.confirmedUntil !== undefined && s.confirmedUntil <= now) {
+    return toBackup(s, now, config, s.leaderTerm!, 'unconfirmed');
+  }
   if (s.role !== 'backup') return { state: s, actions: [] };
   if (s.preemptAt !== undefined && s.preemptAt <= now) {
     if (shouldPreempt(s, now, config)) return claim(s);
@@ -226,7 +251,9 @@ function onTick(s: NetworkElection, now: number, config: MachineConfig): Step {
 
 export function step(s: NetworkElection, event: ElectionEvent, now: number, config: MachineConfig): Step {
   if (s.role === 'stopped') {
-    return event.type === 'claimed' || event.type === 'claimFailed' ? { state: { ...s, term: Math.max(s.term, event.term ?? 0) }, actions: [] } : { state: s, actions: [] };
+    return event.type === 'claimed' || event.type === 'claimFailed' || event.type === 'confirmed'
+      ? { state: { ...s, term: Math.max(s.term, event.term ?? 0) }, actions: [] }
+      : { state: s, actions: [] };
   }
   switch (event.type) {
     case 'advert':
@@ -243,10 +270,23 @@ export function step(s: NetworkElection, event: ElectionEvent, now: number, conf
         // A newer term appeared while we claimed: what we hold is already stale.
         return toBackup({ ...s, term: Math.max(s.term, event.term) }, now, config, s.term, undefined);
       }
+      const confirmedUntil = (event.at ?? now) + confirmMs(config.intervalMs);
+      if (confirmedUntil <= now) {
+        // The claim took so long that the lease it gave is already over: leading now could overlap a successor.
+        return toBackup({ ...s, term: event.term }, now, config, event.term, undefined);
+      }
       return {
-        state: { ...s, role: 'leader', term: event.term, leaderTerm: event.term, since: now, masterDownAt: undefined, preemptAt: undefined },
+        state: { ...s, role: 'leader', term: event.term, leaderTerm: event.term, since: now, masterDownAt: undefined, preemptAt: undefined, confirmedUntil },
         actions: [{ type: 'leader', network: s.network, term: event.term }, { type: 'advertNow' }],
       };
+    }
+    case 'confirmed': {
+      if (s.role !== 'leader') return { state: { ...s, term: Math.max(s.term, event.term) }, actions: [] };
+      if (event.term > s.leaderTerm!) return toBackup(s, now, config, event.term, 'higher-term');
+      // A smaller term than ours would mean the store lost our claim: it confirms nothing.
+      if (event.term < s.leaderTerm!) return { state: s, actions: [] };
+      const until = event.at + confirmMs(config.intervalMs);
+      return { state: until > (s.confirmedUntil ?? 0) ? { ...s, confirmedUntil: until } : s, actions: [] };
     }
     case 'claimFailed':
       if (s.role !== 'claiming') return { state: { ...s, term: Math.max(s.term, event.term ?? 0) }, actions: [] };
@@ -260,7 +300,10 @@ export function step(s: NetworkElection, event: ElectionEvent, now: number, conf
       const actions: ElectionAction[] = s.role === 'leader' ? [{ type: 'backup', network: s.network, term: s.leaderTerm!, reason: 'shutdown' }] : [];
       actions.push({ type: 'advertNow' });
       return {
-        state: { ...s, role: 'stopped', term: Math.max(s.term, s.leaderTerm ?? 0), leaderTerm: undefined, since: now, masterDownAt: undefined, preemptAt: undefined },
+        state: {
+          ...s, role: 'stopped', term: Math.max(s.term, s.leaderTerm ?? 0), leaderTerm: undefined, since: now, masterDownAt: undefined, preemptAt: undefined,
+          confirmedUntil: undefined,
+        },
         actions,
       };
     }

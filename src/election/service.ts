@@ -2,8 +2,10 @@
 // of machine.ts. It sends this replica's adverts every interval to its peers,
 // authenticates and replay-checks theirs, feeds the entries to the machines,
 // arms one timer for their earliest deadline, claims terms in the store,
-// runs the notify script and reports leadership changes. It is the
-// Leadership the DHCP plane asks before answering and fencing a write.
+// confirms the terms it holds with a store read every interval (and probes
+// the store once an interval when it leads nothing), runs the notify script
+// and reports leadership changes. It is the Leadership the DHCP plane asks
+// before answering and fencing a write.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import {
@@ -13,13 +15,13 @@ import {
 import { FencedError, type Change, type Fence, type Store } from '../store/store.js';
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import {
-  currentLeader, entryOf, initialElection, isLive, nextDeadline, step,
+  currentLeader, entryOf, initialElection, isLive, masterDownMs, nextDeadline, step,
   type ElectionAction, type ElectionEvent, type MachineConfig, type NetworkElection, type Role, type StepDownReason,
 } from './machine.js';
 import type { Transport } from './transport.js';
 
 /** The store as the election uses it: terms, and the networks to elect leaders for. */
-export type ElectionStore = Pick<Store, 'claimTerm' | 'list' | 'watch'>;
+export type ElectionStore = Pick<Store, 'claimTerm' | 'term' | 'list' | 'watch'>;
 
 export interface ElectionLog {
   debug(obj: object, msg?: string): void;
@@ -74,7 +76,46 @@ export interface ElectionStats {
   claims: number;
   claimsFenced: number;
   claimErrors: number;
+  /** Term reads sent to confirm a term we hold or to probe the store. */
+  confirms: number;
+  confirmErrors: number;
+  /** Times a leader stepped down because the store had not confirmed its term in time. */
+  unconfirmed: number;
   notifyFailures: number;
+}
+
+/** A peer as this replica hears it, over every network. */
+export interface PeerSummary {
+  replicaId: string;
+  /** Where its latest accepted advert came from. */
+  address: string | undefined;
+  /** Epoch ms of its latest accepted advert. */
+  lastSeen: number;
+  live: boolean;
+  intervalMs: number;
+  /** Networks it leads, as far as we know. */
+  leads: number;
+}
+
+/** Whether this replica reaches the store, from its term reads. */
+export interface StoreView {
+  reachable: boolean;
+  /** Epoch ms the latest successful term read was sent. */
+  lastReadAt: number | undefined;
+  /** How long that read took. */
+  latencyMs: number | undefined;
+  /** Term reads in flight. */
+  pending: number;
+}
+
+export interface ReplicaView {
+  replicaId: string;
+  address: string | undefined;
+  intervalMs: number;
+  leads: number;
+  peers: PeerSummary[];
+  store: StoreView;
+  stats: ElectionStats;
 }
 
 export interface PeerInfo {
@@ -113,8 +154,10 @@ export interface ElectionService {
    */
   track(check: string, ok: boolean, networks: readonly string[] | 'all'): void;
   leaders(): LeaderInfo[];
+  /** This replica's view of its peers and of the store, for status. */
+  view(): ReplicaView;
   stats(): ElectionStats;
-  /** Resolves when no term claim is in flight. */
+  /** Resolves when no term claim or term read is in flight. */
   idle(): Promise<void>;
   address(): string | undefined;
 }
@@ -122,6 +165,8 @@ export interface ElectionService {
 export const DEFAULT_INTERVAL_MS = 200;
 export const DEFAULT_PRIORITY = 100;
 export const DEFAULT_TRACK_WEIGHT = 50;
+/** The tracked check the service sets itself while its term reads do not come back. */
+export const STORE_CHECK = 'store';
 
 export function scopeOf(network: string): string {
   return `network:${network}`;
@@ -161,6 +206,8 @@ class Service implements ElectionService {
   private readonly machines = new Map<string, NetworkElection>();
   private readonly checks = new Map<string, Check>();
   private readonly pending = new Set<Promise<void>>();
+  /** Term reads in flight: idle() waits for them, stop() does not (a store that is cut off may never answer). */
+  private readonly reads = new Set<Promise<void>>();
   private readonly notifyChains = new Map<string, Promise<void>>();
   private replay: ReplayState = new Map();
   private seq = 0;
@@ -170,10 +217,17 @@ class Service implements ElectionService {
   private advertPending = false;
   private depth = 0;
   private running = false;
+  private stopping = false;
   private unwatch: (() => void) | undefined;
+  /** Networks (or the probe, as '') with a term read in flight. */
+  private readonly reading = new Set<string>();
+  private readonly peerSeen = new Map<string, { address: string; at: number; intervalMs: number }>();
+  private storeReadAt: number | undefined;
+  private storeLatency: number | undefined;
+  private storeSince = 0;
   private readonly counters: ElectionStats = {
     advertsSent: 0, advertsReceived: 0, rejected: { malformed: 0, forged: 0, replayed: 0, skew: 0, self: 0 },
-    claims: 0, claimsFenced: 0, claimErrors: 0, notifyFailures: 0,
+    claims: 0, claimsFenced: 0, claimErrors: 0, confirms: 0, confirmErrors: 0, unconfirmed: 0, notifyFailures: 0,
   };
 
   constructor(private readonly options: ElectionOptions) {
@@ -190,8 +244,9 @@ class Service implements ElectionService {
   }
 
   async start(): Promise<void> {
-    await this.options.transport.start((bytes) => this.receive(bytes));
+    await this.options.transport.start((bytes, from) => this.receive(bytes, from));
     this.running = true;
+    this.storeSince = this.clock.now();
     this.unwatch = this.options.store.watch((changes) => this.onChanges(changes));
     const networks = await this.options.store.list('network');
     this.batch(() => {
@@ -203,6 +258,7 @@ class Service implements ElectionService {
 
   async stop(): Promise<void> {
     if (!this.running) return;
+    this.stopping = true;
     this.batch(() => {
       for (const network of [...this.machines.keys()]) this.dispatch(network, { type: 'shutdown' });
     });
@@ -212,13 +268,15 @@ class Service implements ElectionService {
     this.unwatch?.();
     this.clock.clearTimeout(this.advertTimer);
     this.clock.clearTimeout(this.electionTimer);
-    await this.idle();
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await this.options.transport.close();
     this.log.info({ replicaId: this.config.replicaId }, 'election: stopped');
   }
 
   isLeader(network: string): boolean {
-    return this.machines.get(network)?.role === 'leader';
+    const m = this.machines.get(network);
+    // The lease is checked here too: a timer that fires late (a busy event loop) must not extend it.
+    return m?.role === 'leader' && m.confirmedUntil !== undefined && m.confirmedUntil > this.clock.now();
   }
 
   fence(network: string): Fence | undefined {
@@ -255,12 +313,33 @@ class Service implements ElectionService {
     });
   }
 
+  view(): ReplicaView {
+    const now = this.clock.now();
+    const leads = new Map<string, number>();
+    let ours = 0;
+    for (const m of this.machines.values()) {
+      if (m.role === 'leader') ours++;
+      const l = currentLeader(m, now);
+      if (l) leads.set(l.id, (leads.get(l.id) ?? 0) + 1);
+    }
+    const peers = [...this.peerSeen].map(([replicaId, p]) => ({
+      replicaId, address: p.address, lastSeen: p.at, intervalMs: p.intervalMs, leads: leads.get(replicaId) ?? 0,
+      live: now - p.at < masterDownMs(1, p.intervalMs),
+    }));
+    return {
+      replicaId: this.config.replicaId, address: this.address(), intervalMs: this.config.intervalMs, leads: ours,
+      peers: peers.sort((a, b) => (a.replicaId < b.replicaId ? -1 : 1)),
+      store: { reachable: !this.checks.has(STORE_CHECK), lastReadAt: this.storeReadAt, latencyMs: this.storeLatency, pending: this.reading.size },
+      stats: this.stats(),
+    };
+  }
+
   stats(): ElectionStats {
     return { ...this.counters, rejected: { ...this.counters.rejected } };
   }
 
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    while (this.pending.size > 0 || this.reads.size > 0) await Promise.allSettled([...this.pending, ...this.reads]);
   }
 
   address(): string | undefined {
@@ -328,6 +407,7 @@ class Service implements ElectionService {
           break;
         case 'backup':
           if (a.reason === 'start') break;
+          if (a.reason === 'unconfirmed') this.counters.unconfirmed++;
           this.log.info({ network: a.network, term: a.term, reason: a.reason }, 'election: backup');
           this.announce({ type: 'backup', network: a.network, term: a.term, replicaId: this.config.replicaId, reason: a.reason });
           break;
@@ -337,8 +417,9 @@ class Service implements ElectionService {
 
   private claim(network: string, seen: number): void {
     this.counters.claims++;
+    const at = this.clock.now();
     const work = this.options.store.claimTerm(scopeOf(network), seen).then(
-      (term) => this.batch(() => this.dispatch(network, { type: 'claimed', term })),
+      (term) => this.batch(() => this.dispatch(network, { type: 'claimed', term, at })),
       (error: unknown) => {
         if (error instanceof FencedError) {
           this.counters.claimsFenced++;
@@ -353,6 +434,51 @@ class Service implements ElectionService {
     );
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work));
+  }
+
+  /**
+   * Once an interval: a term read for every network we lead (at most one in
+   * flight each), or one probe read when we lead none, so the store's health
+   * is known before we need it. A store that answers none of them for a
+   * master-down interval is a failed tracked check.
+   */
+  private confirmTerms(): void {
+    const now = this.clock.now();
+    const leading = [...this.machines.values()].filter((m) => m.role === 'leader').map((m) => m.network);
+    const reads = leading.length > 0 ? leading : [''];
+    for (const network of reads) {
+      if (this.reading.has(network)) continue;
+      this.reading.add(network);
+      this.counters.confirms++;
+      const scope = network === '' ? `replica:${this.config.replicaId}` : scopeOf(network);
+      const work = this.options.store.term(scope).then(
+        (term) => {
+          this.storeOk(now);
+          if (network !== '') this.batch(() => this.dispatch(network, { type: 'confirmed', term, at: now }));
+        },
+        (error: unknown) => {
+          this.counters.confirmErrors++;
+          this.log.debug({ err: error, network }, 'election: term read failed');
+        },
+      );
+      const tracked = work.finally(() => this.reading.delete(network));
+      this.reads.add(tracked);
+      void tracked.finally(() => this.reads.delete(tracked));
+    }
+    const last = this.storeReadAt ?? this.storeSince;
+    if (now - last >= masterDownMs(255, this.config.intervalMs) && !this.checks.has(STORE_CHECK)) {
+      this.log.warn({ lastReadAt: this.storeReadAt }, 'election: the store has not answered a term read for a master-down interval');
+      this.track(STORE_CHECK, false, 'all');
+    }
+  }
+
+  private storeOk(sentAt: number): void {
+    const now = this.clock.now();
+    if (this.storeReadAt === undefined || sentAt >= this.storeReadAt) {
+      this.storeReadAt = sentAt;
+      this.storeLatency = now - sentAt;
+    }
+    if (this.running && this.checks.has(STORE_CHECK)) this.track(STORE_CHECK, true, 'all');
   }
 
   private announce(event: LeadershipEvent): void {
@@ -387,7 +513,7 @@ class Service implements ElectionService {
     });
   }
 
-  private receive(bytes: Uint8Array): void {
+  private receive(bytes: Uint8Array, from: string): void {
     if (!this.running) return;
     let advert;
     try {
@@ -406,6 +532,7 @@ class Service implements ElectionService {
     }
     this.replay = verdict.state;
     this.counters.advertsReceived++;
+    this.peerSeen.set(advert.replicaId, { address: from, at: this.clock.now(), intervalMs: advert.intervalMs });
     const a = advert;
     this.batch(() => {
       for (const e of a.entries) {
@@ -427,6 +554,7 @@ class Service implements ElectionService {
       this.counters.advertsSent++;
     }
     if (this.running) {
+      if (!this.stopping) this.confirmTerms();
       // The next periodic advert is one interval after the latest one, whatever sent it.
       this.clock.clearTimeout(this.advertTimer);
       this.advertTimer = this.clock.setTimeout(() => this.batch(() => (this.advertPending = true)), this.config.intervalMs);

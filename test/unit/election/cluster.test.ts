@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { encodeAdvert } from '../../../protocols/advert/index.js';
-import { masterDownMs, skewMs } from '../../../src/election/machine.js';
+import { confirmMs, masterDownMs, skewMs } from '../../../src/election/machine.js';
 import { Sim, T0, type ReplicaOptions } from './sim.js';
 
 const NET = 'acme/web';
@@ -240,4 +240,52 @@ t.test('property: under loss, delay, partitions, kills, restarts and stops, term
     ),
     { numRuns: 25 },
   );
+});
+
+t.test('a leader cut off from its peers and the store steps down before a backup takes over, and answers nothing while cut off', async (t) => {
+  const sim = await cluster(t, { 'replica-a': 200, 'replica-b': 150, 'replica-c': 100 });
+  await sim.run(1000, [NET]);
+  const a = sim.replicas.get('replica-a')!;
+  const b = sim.replicas.get('replica-b')!;
+  t.ok(a.service.isLeader(NET));
+  const cutAt = sim.clock.t;
+  sim.net.isolate('replica-a', ['replica-b', 'replica-c']);
+  sim.cutStore('replica-a', true);
+  let overlap = 0;
+  let aAnsweredAfter: number | undefined;
+  const bound = cutAt + confirmMs(INTERVAL) + INTERVAL;
+  const tookB = await sim.until(5000, () => {
+    if (a.service.isLeader(NET) && b.service.isLeader(NET)) overlap++;
+    if (a.service.isLeader(NET) && sim.clock.t > bound) aAnsweredAfter ??= sim.clock.t - cutAt;
+    return b.service.isLeader(NET);
+  }, [NET]);
+  t.ok(tookB !== undefined, 'replica-b leads');
+  t.equal(overlap, 0, 'never two replicas that answer for the network');
+  t.equal(aAnsweredAfter, undefined, `replica-a stopped answering within ${confirmMs(INTERVAL) + INTERVAL} ms of the cut`);
+  t.match(a.events.at(-1), { type: 'backup', term: 1, reason: 'unconfirmed' });
+  t.equal(a.service.stats().unconfirmed, 1);
+  for (let i = 0; i < 20; i++) {
+    await sim.run(INTERVAL, [NET]);
+    t.notOk(a.service.isLeader(NET), 'still cut off: not answering');
+  }
+  t.notOk(a.service.view().store.reachable, 'it sees the store as unreachable');
+  sim.net.heal();
+  sim.cutStore('replica-a', false);
+  await sim.run(2000, [NET]);
+  t.ok(a.service.view().store.reachable, 'and reachable again after healing');
+  t.same(leaderIds(sim), ['replica-a'], 'preempt: it leads again, at a new term');
+  t.ok(a.service.fence(NET)!.term > 2);
+  t.same(sim.violations, []);
+});
+
+t.test('a leader cut off from the store only keeps leading no longer than its lease; its peers then take over', async (t) => {
+  const sim = await cluster(t, { 'replica-a': 200, 'replica-b': 150 });
+  await sim.run(1000, [NET]);
+  sim.cutStore('replica-a', true);
+  await sim.run(2000, [NET]);
+  t.same(leaderIds(sim), ['replica-b'], 'the store-tracked check lowered replica-a below replica-b, which can claim');
+  const view = sim.replicas.get('replica-b')!.service.view();
+  t.match(view.peers, [{ replicaId: 'replica-a', address: 'replica-a', live: true }]);
+  t.ok(view.store.reachable);
+  t.same(sim.violations, []);
 });

@@ -2,7 +2,7 @@
 // time only as the `now` of each event.
 import t from 'tap';
 import {
-  initialElection, masterDownMs, nextDeadline, skewMs, step,
+  confirmMs, initialElection, masterDownMs, nextDeadline, skewMs, step,
   type ElectionEvent, type MachineConfig, type NetworkElection,
 } from '../../../src/election/machine.js';
 
@@ -107,4 +107,42 @@ t.test('shutdown: priority 0 in the advert, backup notified when leading', async
   t.same(down.actions, [{ type: 'backup', network: NET, term: 1, reason: 'shutdown' }, { type: 'advertNow' }]);
   t.equal(down.state.role, 'stopped');
   t.equal(nextDeadline(down.state, 500), undefined);
+});
+
+t.test('a leader holds its term only while the store confirms it: 2 intervals from the last read sent', async (t) => {
+  const claimed = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [405, { type: 'claimed', term: 3, at: 400 }]]).s;
+  t.equal(claimed.confirmedUntil, 400 + confirmMs(100), 'the claim itself counts from when it was sent');
+  t.equal(nextDeadline(claimed, 405), 400 + confirmMs(100));
+  const kept = run(claimed, [[500, { type: 'confirmed', term: 3, at: 490 }], [600, { type: 'tick' }]]).s;
+  t.equal(kept.role, 'leader');
+  t.equal(kept.confirmedUntil, 490 + confirmMs(100));
+  const lapsed = step(kept, { type: 'tick' }, 490 + confirmMs(100), config);
+  t.equal(lapsed.state.role, 'backup');
+  t.same(lapsed.actions, [{ type: 'backup', network: NET, term: 3, reason: 'unconfirmed' }]);
+  t.equal(lapsed.state.term, 3, 'the next claim starts from the term it held');
+});
+
+t.test('the lease is shorter than any backup needs to take over after the same cut', async (t) => {
+  for (const interval of [10, 50, 100, 1000]) {
+    // The backup heard the last advert up to one interval before the cut; the leader's last read may have been sent at the cut.
+    t.ok(confirmMs(interval) < masterDownMs(255, interval) - interval + 1, `interval ${interval}`);
+  }
+});
+
+t.test('a term read that shows a larger term steps down; an older answer or a smaller term extends nothing', async (t) => {
+  const leader = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [401, { type: 'claimed', term: 3, at: 400 }]]).s;
+  const higher = step(leader, { type: 'confirmed', term: 4, at: 450 }, 460, config);
+  t.equal(higher.state.role, 'backup');
+  t.same(higher.actions, [{ type: 'backup', network: NET, term: 4, reason: 'higher-term' }]);
+  t.equal(step(leader, { type: 'confirmed', term: 2, at: 450 }, 460, config).state.confirmedUntil, leader.confirmedUntil);
+  t.equal(step(leader, { type: 'confirmed', term: 3, at: 300 }, 460, config).state.confirmedUntil, leader.confirmedUntil, 'a late answer to an older read');
+  const backup = initialElection(NET, 100, 0, config).state;
+  t.equal(step(backup, { type: 'confirmed', term: 9, at: 10 }, 20, config).state.term, 9);
+});
+
+t.test('a claim that comes back after its lease is over does not lead', async (t) => {
+  const { s, actions } = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [400 + confirmMs(100), { type: 'claimed', term: 1, at: 400 }]]);
+  t.equal(s.role, 'backup');
+  t.equal(s.term, 1);
+  t.notOk(actions.some((a) => a.type === 'leader'));
 });

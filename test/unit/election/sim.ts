@@ -134,7 +134,7 @@ export interface SimReplica {
   id: string;
   service: ElectionService;
   alive: boolean;
-  events: { type: string; network: string; term: number; at: number }[];
+  events: { type: string; network: string; term: number; at: number; reason?: string }[];
   notified: string[][];
 }
 
@@ -165,11 +165,15 @@ export class Sim {
     return new Sim(store, rng(seed));
   }
 
-  /** The store as one replica reaches it: claims fail while that replica is cut off from it. */
+  /** The store as one replica reaches it: claims and term reads fail while that replica is cut off from it. */
   private storeFor(id: string): ElectionOptions['store'] {
     return {
       list: (kind, o) => this.store.list(kind, o),
       watch: (l) => this.store.watch(l),
+      term: async (scope) => {
+        if (this.storeDown.has(id)) throw new Error('store unreachable');
+        return this.store.term(scope);
+      },
       claimTerm: async (scope, seen) => {
         if (this.storeDown.has(id)) throw new Error('store unreachable');
         const term = await this.store.claimTerm(scope, seen);
@@ -191,7 +195,7 @@ export class Sim {
         r.notified.push(args);
         return 0;
       },
-      onEvent: (e) => r.events.push({ type: e.type, network: e.network, term: e.term, at: this.clock.t }),
+      onEvent: (e) => r.events.push({ type: e.type, network: e.network, term: e.term, at: this.clock.t, ...(e.type === 'backup' ? { reason: e.reason } : {}) }),
       ...options,
     });
     this.replicas.set(id, r);
