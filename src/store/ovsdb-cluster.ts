@@ -620,9 +620,23 @@ class OvsdbClusterStore implements Store {
   // Reads -------------------------------------------------------------------
 
   async get<K extends Kind>(kind: K, key: string): Promise<Versioned<K> | undefined> {
+    const found = (row: RowJson | undefined) => row && { kind, key, value: JSON.parse(row.value as string) as KindMap[K], revision: row.revision as number };
+    // Still read at the leader, but without a scan: the row the local copy
+    // names, by uuid, and the counter. A row found by its uuid is the
+    // object's (a uuid never changes hands); an object absent from a copy at
+    // the leader's revision is absent (objects change only with the counter).
+    if (this.meta && this.session && !this.session.closed) {
+      const known = this.objects.get(id(kind, key));
+      const at = this.meta.revision;
+      const ops: Operation[] = [{ op: 'select', table: 'Meta', where: [], columns: ['revision'] }];
+      if (known) ops.push({ op: 'select', table: 'Object', where: byUuid(known.uuid), columns: ['value', 'revision'] });
+      const [meta, rows] = await this.read(ops);
+      const row = (rows as RowJson[] | undefined)?.[0];
+      if (row) return found(row);
+      if (!known && ((meta as RowJson[])[0]?.revision as number | undefined) === at) return undefined;
+    }
     const [rows] = await this.read([{ op: 'select', table: 'Object', where: objWhere(kind, key), columns: ['value', 'revision'] }]);
-    const row = (rows as RowJson[])[0];
-    return row && { kind, key, value: JSON.parse(row.value as string) as KindMap[K], revision: row.revision as number };
+    return found((rows as RowJson[])[0]);
   }
 
   async list<K extends Kind>(kind: K, options: { prefix?: string } = {}): Promise<Versioned<K>[]> {
