@@ -215,3 +215,34 @@ t.test('a renewal extends the lease from the time of the request', async (t) => 
   t.equal(renewed.start, first.start);
   t.equal(renewed.expiresAt, now + 3_600_000);
 });
+
+t.test('an offer made over a stored lease that changes before the REQUEST never decides the ACK', async (t) => {
+  let now = 1_700_000_000_000;
+  const { send, dhcp, store, leaseAt } = await setup(t, { now: () => now });
+  const lapsed = async (m: string, other: string) => {
+    // m held an address and let it lapse; other is offered that address when it asks for it.
+    const ip = (await dora(send, m))!.ack!.message.yiaddr;
+    now += 3_600_001;
+    const [offer] = (await send('DISCOVER', { mac: other, requestedIp: ip }))!;
+    t.equal(offer!.message.yiaddr, ip);
+    return { ip, stored: (await store.get('lease', `${NET}/${ip}`))! };
+  };
+
+  t.test('bound again underneath: the change feed drops the offer, the client gets a NAK', async (t) => {
+    const { ip, stored } = await lapsed(mac(50), mac(51));
+    await store.commit([put('lease', stored.key, { ...stored.value, state: 'bound', expiresAt: now + 3_600_000 }, stored.revision)]);
+    const [reply] = (await send('REQUEST', { mac: mac(51), serverId: '192.0.2.1', requestedIp: ip }))!;
+    t.equal(reply!.type, 'NAK', 'no ACK on the strength of the offer');
+    t.match(await leaseAt(ip), { mac: mac(50), state: 'bound' }, 'the binding stands');
+  });
+
+  t.test('rewritten underneath but still free: the ACK write conflicts, and the REQUEST is decided again from the store', async (t) => {
+    const { ip, stored } = await lapsed(mac(52), mac(53));
+    await store.commit([put('lease', stored.key, { ...stored.value, state: 'released', expiresAt: now }, stored.revision)]);
+    const conflicts = dhcp.stats().conflicts;
+    const [reply] = (await send('REQUEST', { mac: mac(53), serverId: '192.0.2.1', requestedIp: ip }))!;
+    t.equal(dhcp.stats().conflicts, conflicts + 1, 'the write conditional on the revision the offer saw failed');
+    t.equal(reply!.type, 'ACK', 'and the second decision, on the current revision, binds it');
+    t.match(await leaseAt(ip), { mac: mac(53), state: 'bound' });
+  });
+});
