@@ -8,7 +8,11 @@ import { join, resolve } from 'node:path';
 import { createApiPlane } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
 import type { Logger } from './log.js';
+import { createDhcpService } from './dhcp/server.js';
+import { createFabric, type Fabric } from './fabric/index.js';
+import { createOpenflowPlane, dpidText, type OpenflowPlane } from './openflow/plane.js';
 import { createOvsdbPlane, type OvsdbPlane } from './ovsdb/plane.js';
+import { METADATA_NETWORK_MASK, TABLE } from '../flows/index.js';
 import { openOvsdbClusterStore } from './store/ovsdb-cluster.js';
 import { openSqliteStore } from './store/sqlite.js';
 import { StoreError, type Store } from './store/store.js';
@@ -50,6 +54,13 @@ export type PlaneFactory = (ctx: DaemonContext) => Plane;
 
 /** Planes that others use (the API shows the OVSDB plane's live host state), by daemon. */
 const ovsdbPlanes = new WeakMap<DaemonContext, OvsdbPlane>();
+const fabrics = new WeakMap<DaemonContext, Fabric>();
+const openflowPlanes = new WeakMap<DaemonContext, OpenflowPlane>();
+
+/** A part that is not a plane of its own (no listeners) but starts and stops with the daemon. */
+function part(name: string, start: () => Promise<void>, stop: () => Promise<void>): Plane {
+  return { name, start, stop, listeners: () => [] };
+}
 
 /** The default controller target of a host uses the first OpenFlow listener's port (LAB.md: same address the host reached weft at). */
 function openflowListener(config: Config): { port: number; scheme: 'tcp' | 'ssl' } | undefined {
@@ -79,6 +90,72 @@ export const PLANES: PlaneFactory[] = [
     ovsdbPlanes.set(ctx, plane);
     return plane;
   },
+  // The fabric joins the store and the hosts' replicas into each switch's desired flows.
+  (ctx) => {
+    const ovsdb = ovsdbPlanes.get(ctx);
+    const fabric = createFabric({
+      store: ctx.store,
+      log: ctx.log.child({ plane: 'fabric' }),
+      ovsdb: ovsdb ?? { bridgeView: () => undefined, onPortsChanged: () => undefined },
+    });
+    fabrics.set(ctx, fabric);
+    return part('fabric', () => fabric.start(), () => fabric.stop());
+  },
+  (ctx) => {
+    const c = ctx.config;
+    const fabric = fabrics.get(ctx);
+    const plane = createOpenflowPlane({
+      log: ctx.log.child({ plane: 'openflow' }),
+      targets: c.openflow,
+      // OVS has one SSL table for its manager and controller connections: the same PKI serves both planes.
+      ...(c.ovsdbTlsCert && c.ovsdbTlsKey && c.ovsdbTlsCa ? { tls: { cert: c.ovsdbTlsCert, key: c.ovsdbTlsKey, ca: c.ovsdbTlsCa } } : {}),
+      // A switch whose host is not fully known yet gets undefined: it is left as it is, never emptied.
+      desiredFor: (dpid) => fabric?.desiredFor(dpid),
+      hostOf: (dpid) => fabric?.hostOf(dpid),
+      auditInterval: c.openflowAudit,
+      packetIn: { queue: c.packetInQueue, rate: c.packetInRate },
+    });
+    fabric?.attach(plane);
+    openflowPlanes.set(ctx, plane);
+    return plane;
+  },
+  // DHCP: the pipeline's services table sends client packets here with the network's VNI in metadata.
+  (ctx) => {
+    const log = ctx.log.child({ plane: 'dhcp' });
+    const dhcp = createDhcpService({ store: ctx.store, log });
+    const openflow = openflowPlanes.get(ctx);
+    const fabric = fabrics.get(ctx);
+    let unsubscribe: (() => void) | undefined;
+    return part(
+      'dhcp',
+      async () => {
+        if (!openflow || !fabric) return;
+        unsubscribe = openflow.onPacketIn((ev) => {
+          if (ev.tableId !== TABLE.SERVICES) return;
+          const network = fabric.networkOfVni(Number(ev.metadata & METADATA_NETWORK_MASK));
+          const host = ev.host ?? fabric.hostOf(ev.dpid);
+          const port = host === undefined ? undefined : fabric.portName(host, ev.inPort);
+          if (!network || !host || !port) {
+            log.debug({ dpid: dpidText(ev.dpid), inPort: ev.inPort, metadata: `0x${ev.metadata.toString(16)}` }, 'DHCP packet-in from an unknown network or port: dropped');
+            return;
+          }
+          void dhcp.handle({ network, host, port, frame: ev.frame }).then((replies) => {
+            for (const frame of replies ?? []) {
+              try {
+                openflow.packetOut(ev.dpid, { outPort: ev.inPort, frame });
+              } catch (err) {
+                log.debug({ host, port, err: err instanceof Error ? err.message : String(err) }, 'DHCP reply not sent: the switch is gone');
+              }
+            }
+          });
+        });
+      },
+      async () => {
+        unsubscribe?.();
+        await dhcp.close();
+      },
+    );
+  },
   (ctx) =>
     createApiPlane({
       store: ctx.store,
@@ -90,6 +167,7 @@ export const PLANES: PlaneFactory[] = [
       log: ctx.log.child({ plane: 'api' }),
       listeners: ctx.listeners,
       ...(ovsdbPlanes.has(ctx) ? { hosts: ovsdbPlanes.get(ctx)! } : {}),
+      ...(fabrics.has(ctx) ? { dataPlane: fabrics.get(ctx)! } : {}),
     }),
 ];
 

@@ -25,6 +25,8 @@ export const ErrorCode = {
   Unsupported: -32005,
   /** The store is closed or failing; nothing was changed. */
   Unavailable: -32006,
+  /** A `wait: true` call whose change is stored, but not every affected switch confirmed it in time. */
+  NotConfirmed: -32007,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -41,6 +43,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   [-32004]: 'Rate limited: the connection exceeded its call budget; slow down and retry.',
   [-32005]: 'Unsupported here: the method needs a WebSocket connection.',
   [-32006]: 'Unavailable: the store refused or is closed; nothing was changed.',
+  [-32007]: 'Not confirmed: the change is stored, but the hosts in `data.hosts` did not confirm it with a barrier within the wait timeout; their switches catch up when they can.',
 };
 
 export interface Issue {

@@ -14,10 +14,11 @@ import { reservationMethods } from './methods/reservation.js';
 import { statusMethods } from './methods/status.js';
 import { tenantMethods } from './methods/tenant.js';
 import { tokenMethods } from './methods/token.js';
-import { Registry, type RegistryOptions } from './registry.js';
+import { Registry, type AnyMethod, type RegistryOptions } from './registry.js';
 import { RpcEndpoint, type RpcLimits } from './rpc.js';
 import { ApiServer, type ServerLimits, type ServerLog } from './server.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { waitable, type DataPlane } from './wait.js';
 
 export { DEFAULT_LIMITS } from './limits.js';
 
@@ -41,10 +42,15 @@ export interface ApiOptions {
   registry?: RegistryOptions;
   /** The live side of hosts (the OVSDB plane), for host.*. */
   hosts?: HostRuntime;
+  /** The switches' side (the fabric), for `wait: true`. */
+  dataPlane?: DataPlane;
 }
 
+/** Calls whose change reaches the switches: they take `wait: true`. */
+const WAITABLE = new Set(['network.create', 'network.update', 'network.delete', 'apply', 'host.admit', 'port.bind', 'port.unbind']);
+
 /** The built-in method groups, in docs order. */
-export function builtinMethods(deps: MethodDeps & HostDeps) {
+export function builtinMethods(deps: MethodDeps & HostDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
   return [
     ...tenantMethods(deps),
     ...networkMethods(deps),
@@ -55,7 +61,7 @@ export function builtinMethods(deps: MethodDeps & HostDeps) {
     ...applyMethods(deps),
     ...statusMethods(deps),
     ...eventMethods(deps),
-  ];
+  ].map((m) => (WAITABLE.has(m.name) ? waitable(m, deps) : m));
 }
 
 export class ApiPlane {
@@ -74,12 +80,13 @@ export class ApiPlane {
       startedAt: (options.startedAt ?? new Date()).getTime(),
       listeners: options.listeners ?? (() => this.listeners()),
     };
-    const deps: MethodDeps & HostDeps = {
+    const deps: MethodDeps & HostDeps & { dataPlane?: DataPlane } = {
       store: options.store,
       guard: new WriteGuard(options.store),
       info,
       now: () => new Date(),
       ...(options.hosts ? { hosts: options.hosts } : {}),
+      ...(options.dataPlane ? { dataPlane: options.dataPlane } : {}),
     };
     this.registry.add(...builtinMethods(deps));
     const endpoint = new RpcEndpoint(this.registry, this.limits, options.log);

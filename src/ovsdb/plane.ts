@@ -13,7 +13,7 @@ import { admittedBy, formatAdmitRule, type AdmitRule } from './admission.js';
 import { Dialer } from './dialer.js';
 import { Listener, type PeerInfo, type TlsFiles } from './listener.js';
 import { PEER_KEY, isOwned, reconcile, type ReconcileResult } from './reconcile.js';
-import { DATABASE, HostReplica, mapOf, type HostFacts, type ResumePoint, type VmPort } from './replica.js';
+import { DATABASE, HostReplica, mapOf, type BridgeView, type HostFacts, type ResumePoint, type VmPort } from './replica.js';
 import { Session, type SessionOptions } from './session.js';
 
 export interface PlaneLog {
@@ -174,7 +174,17 @@ export class OvsdbPlane {
     return hs.replica.vmPorts(host?.value.bridge ?? 'br-int');
   }
 
-  /** Called with a host's name whenever its replica changes (ports may have come or gone). */
+  /**
+   * The host's integration bridge now: datapath id, VM ports, weft tunnels.
+   * Undefined while the host is not connected or its replica is not in yet.
+   */
+  bridgeView(name: string, bridge: string): BridgeView | undefined {
+    const hs = this.byHost.get(name);
+    if (!hs || !hs.replica.ready) return undefined;
+    return hs.replica.bridgeView(bridge);
+  }
+
+  /** Called with a host's name when its session is bound and whenever its replica changes (ports may have come or gone). */
   onPortsChanged(fn: (host: string) => void): void {
     this.portWatchers.push(fn);
   }
@@ -282,6 +292,8 @@ export class OvsdbPlane {
     hs.bound = true;
     this.lastFacts.set(name, facts);
     log.info({ host: name, peer: hs.info.peer, via: hs.info.target }, 'host connected');
+    // A host already converged (weft restarted) sends no update: its ports are news all the same.
+    for (const w of this.portWatchers) w(name);
     // A newly connected host can be a peer whose encap IP the others did not know.
     this.scheduleAll();
   }
@@ -450,4 +462,4 @@ export function createOvsdbPlane(options: OvsdbPlaneOptions): OvsdbPlane {
   return new OvsdbPlane(options);
 }
 
-export type { VmPort };
+export type { BridgeView, VmPort };

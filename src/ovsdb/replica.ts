@@ -33,7 +33,7 @@ import {
   type TableUpdates2,
   type Value,
 } from '../../protocols/ovsdb/index.js';
-import { RECONCILE_MONITOR } from './reconcile.js';
+import { isOwned, PEER_KEY, RECONCILE_MONITOR } from './reconcile.js';
 import { RpcError, type Session } from './session.js';
 
 export const DATABASE = 'Open_vSwitch';
@@ -41,7 +41,7 @@ const MONITOR_ID = 'weft';
 
 const READ: Record<string, string[]> = {
   Open_vSwitch: ['bridges', 'external_ids', 'datapath_types', 'iface_types', 'ovs_version', 'manager_options'],
-  Bridge: ['name', 'ports', 'controller', 'fail_mode', 'protocols', 'datapath_type', 'external_ids', 'other_config'],
+  Bridge: ['name', 'ports', 'controller', 'fail_mode', 'protocols', 'datapath_type', 'datapath_id', 'external_ids', 'other_config'],
   Port: ['name', 'interfaces', 'tag', 'trunks', 'vlan_mode', 'external_ids'],
   Interface: ['name', 'type', 'options', 'ofport', 'ofport_request', 'external_ids', 'error'],
   Controller: ['target', 'external_ids', 'is_connected'],
@@ -75,6 +75,22 @@ export interface VmPort {
   /** `external_ids:iface-id`. */
   ifaceId?: string;
   externalIds: Record<string, string>;
+}
+
+/** A weft tunnel port on the integration bridge. */
+export interface TunnelPort {
+  name: string;
+  /** The host at the other end (`external_ids:weft-peer`). */
+  peer: string;
+  ofport?: number;
+}
+
+/** The integration bridge as the OpenFlow side needs it: which switch it is, its VM ports and weft's tunnels. */
+export interface BridgeView {
+  /** `Bridge.datapath_id`, once ovs-vswitchd has created the bridge. */
+  datapathId?: bigint;
+  ports: VmPort[];
+  tunnels: TunnelPort[];
 }
 
 /** What weft knows about a host from its database. */
@@ -262,6 +278,11 @@ export class HostReplica {
     return hostFacts(this.replicaValue);
   }
 
+  /** The bridge's datapath id, VM ports and weft tunnels; undefined until the initial state is in. */
+  bridgeView(bridge: string): BridgeView | undefined {
+    return this.replicaValue ? bridgeView(this.replicaValue, bridge) : undefined;
+  }
+
   /** The VM ports on `bridge` (not its own internal port, not tunnels). */
   vmPorts(bridge: string): VmPort[] {
     return this.replicaValue ? vmPorts(this.replicaValue, bridge) : [];
@@ -319,4 +340,27 @@ export function vmPorts(replica: Replica, bridgeName: string): VmPort[] {
     out.push(vm);
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function bridgeView(replica: Replica, bridgeName: string): BridgeView {
+  const bridge = [...rows(replica, 'Bridge').values()].find((b) => b.name === bridgeName);
+  const view: BridgeView = { ports: vmPorts(replica, bridgeName), tunnels: [] };
+  if (!bridge) return view;
+  const id = optional(bridge.datapath_id);
+  if (typeof id === 'string' && /^[0-9a-fA-F]{1,16}$/.test(id)) view.datapathId = BigInt(`0x${id}`);
+  const ports = rows(replica, 'Port');
+  const ifaces = rows(replica, 'Interface');
+  for (const pu of setOf(bridge.ports)) {
+    const port = ports.get(String(pu));
+    if (!port || !isOwned(port)) continue;
+    const peer = mapOf(port.external_ids)[PEER_KEY];
+    if (!peer) continue;
+    const iface = ifaces.get(String(setOf(port.interfaces)[0]));
+    const t: TunnelPort = { name: String(port.name), peer };
+    const ofport = optional(iface?.ofport);
+    if (typeof ofport === 'number' && ofport > 0) t.ofport = ofport;
+    view.tunnels.push(t);
+  }
+  view.tunnels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return view;
 }

@@ -74,7 +74,7 @@ function apiAddress(line: LogLine): string {
 }
 
 async function serve(data: string, extra: string[] = []): Promise<{ run: Run; line: LogLine }> {
-  const run = weft(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0', ...extra]);
+  const run = weft(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0', ...extra]);
   return { run, line: await ready(run) };
 }
 
@@ -121,7 +121,7 @@ t.test('settings come from env and config file as well as flags', async (t) => {
   const data = fresh('data');
   const file = join(tmp, 'good.yaml');
   writeFileSync(file, `data: ${data}\nlogLevel: warn\n`);
-  const run = weft(['serve', '--config', file], { WEFT_API_LISTEN: '127.0.0.1:0', WEFT_LOG_LEVEL: 'info' });
+  const run = weft(['serve', '--config', file], { WEFT_API_LISTEN: '127.0.0.1:0', WEFT_OPENFLOW: 'ptcp:0:127.0.0.1', WEFT_LOG_LEVEL: 'info' });
   await ready(run);
   t.ok(existsSync(join(data, 'weft.db')), 'data from the file');
   t.equal((await stop(run)).code, 0);
@@ -129,7 +129,7 @@ t.test('settings come from env and config file as well as flags', async (t) => {
 
 t.test('a second daemon runs beside the first through `npm run -s weft`', async (t) => {
   const first = await serve(fresh('data'));
-  const second = launch('npm', ['run', '-s', 'weft', '--', 'serve', '--data', fresh('data'), '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], { detached: true });
+  const second = launch('npm', ['run', '-s', 'weft', '--', 'serve', '--data', fresh('data'), '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], { detached: true });
   const line = await ready(second);
   t.not(apiAddress(line), apiAddress(first.line), 'each has its own API listener');
   process.kill(-second.proc.pid!, 'SIGTERM');
@@ -173,12 +173,12 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
   await t.test('an unwritable data dir names the path', async (t) => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, '');
-    await exits(['serve', '--data', join(file, 'data'), '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], new RegExp(`data directory ${join(file, 'data')} is not writable`));
+    await exits(['serve', '--data', join(file, 'data'), '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], new RegExp(`data directory ${join(file, 'data')} is not writable`));
     if (process.getuid?.() !== 0) {
       const locked = fresh('locked');
       mkdirSync(locked, { mode: 0o500 });
       chmodSync(locked, 0o500);
-      await exits(['serve', '--data', locked, '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], new RegExp(`data directory ${locked} is not writable: EACCES`));
+      await exits(['serve', '--data', locked, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], new RegExp(`data directory ${locked} is not writable: EACCES`));
     }
     t.end();
   });
@@ -189,7 +189,7 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
     t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));
     const { port } = blocker.address() as AddressInfo;
     const data = fresh('data');
-    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--api', `127.0.0.1:${port}`], new RegExp(`api listener 127\\.0\\.0\\.1:${port}: address already in use`));
+    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', `127.0.0.1:${port}`], new RegExp(`api listener 127\\.0\\.0\\.1:${port}: address already in use`));
     t.notOk(existsSync(data), 'the data dir it created is gone again');
     t.end();
   });
@@ -197,7 +197,7 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
   await t.test('a second daemon on the same data directory, which would answer DHCP beside the first', async (t) => {
     const data = fresh('data');
     const first = await serve(data);
-    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /weft\.db is in use by another process/);
+    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /weft\.db is in use by another process/);
     t.equal((await stop(first.run)).code, 0, 'the first one was unaffected');
     t.end();
   });
@@ -208,7 +208,7 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
     const newer = await openSqliteStore(join(data, 'weft.db'), { migrations: [...MIGRATIONS, []] });
     await newer.close();
     const before = readFileSync(join(data, 'weft.db'));
-    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /written by a newer weft/);
+    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /written by a newer weft/);
     t.ok(readFileSync(join(data, 'weft.db')).equals(before), 'the store file is untouched');
     t.end();
   });

@@ -1,0 +1,160 @@
+// weft as a whole against two real hosts (ovsdb-server and ovs-vswitchd on
+// the dummy datapath each): the hosts point their manager at weft, weft sets
+// itself as their controller, and a network on VLAN 11 with a port tagged 11
+// on each host brings the pipeline onto both switches, exactly as the flows
+// library computes it; a DHCP DISCOVER injected on a port comes back as an
+// OFFER out of that port, through packet-in, the DHCP service and
+// packet-out; and `network.create` with `wait: true` answers only once the
+// flows are on the switches.
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { clusterInputs, desiredFlows, type ClusterHost, type FlowNetwork } from '../../flows/index.js';
+import { DHCP_MESSAGE_TYPE, getOption } from '../../protocols/dhcp/index.js';
+import { HttpClient } from '../../src/api/client.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log.js';
+import { startDaemon, type Daemon } from '../../src/main.js';
+import { Ovs } from '../harness/ovs.js';
+import { sleep } from '../harness/proc.js';
+import { OVS, requirement } from '../harness/require.js';
+import { frame, parseReply } from '../unit/dhcp-server/client.js';
+import { dump, eventually, rendered } from './openflow-switch.js';
+
+const silent = createLogger({ level: (process.env.WEFT_TEST_LOG as "debug") ?? "silent", pretty: false });
+const CLIENT_MAC = '02:00:00:0a:00:01';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The frames of a pcap file (classic format, as OVS's dummy netdev writes it). */
+function pcapFrames(file: string): Buffer[] {
+  if (!existsSync(file)) return [];
+  const b = readFileSync(file);
+  const frames: Buffer[] = [];
+  let at = 24;
+  while (at + 16 <= b.length) {
+    const len = b.readUInt32LE(at + 8);
+    if (at + 16 + len > b.length) break;
+    frames.push(b.subarray(at + 16, at + 16 + len));
+    at += 16 + len;
+  }
+  return frames;
+}
+
+interface Host {
+  name: string;
+  ovs: Ovs;
+  pcap: string;
+}
+
+t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on two real switches', requirement(OVS), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-fabric-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ports = { ovsdb: await freePort(), openflow: await freePort() };
+  const { config } = loadConfig({
+    flags: {
+      data: join(dir, 'data'),
+      ovsdb: [`ptcp:${ports.ovsdb}:127.0.0.1`],
+      openflow: [`ptcp:${ports.openflow}:127.0.0.1`],
+      api: '127.0.0.1:0',
+      admit: ['auto'],
+      tunnelLocalIp: false,
+      openflowAudit: 0,
+    },
+  });
+  const daemon: Daemon = await startDaemon(config, silent);
+  t.teardown(() => daemon.stop());
+  const api = daemon.listeners().find((l) => l.name === 'api')!.address.replace(/\/rpc$/, '');
+  const client = new HttpClient({ url: api, token: readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim() });
+  t.teardown(() => client.close());
+
+  const hosts: Host[] = [];
+  for (const i of [1, 2]) {
+    const ovs = await Ovs.start();
+    t.teardown(() => ovs.stop());
+    const pcap = join(ovs.dir, 'p1-tx.pcap');
+    await ovs.addBridge('br-int');
+    await ovs.vsctl('add-port', 'br-int', 'p1', 'tag=11', '--', 'set', 'Interface', 'p1', 'type=dummy', 'ofport_request=1', `options:tx_pcap=${pcap}`);
+    await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=hv${i}`, `external_ids:weft-encap-ip=198.18.0.${i}`);
+    await ovs.vsctl('set-manager', `tcp:127.0.0.1:${ports.ovsdb}`);
+    hosts.push({ name: `hv${i}`, ovs, pcap });
+  }
+
+  await client.call('tenant.create', { name: 'acme' });
+  const network = {
+    tenant: 'acme',
+    name: 'web',
+    vlan: 11,
+    subnets: [{ cidr: '192.0.2.0/24', gateway: '192.0.2.1', ranges: [{ start: '192.0.2.100', end: '192.0.2.149' }], dns: ['192.0.2.53'] }],
+  };
+
+  /** The tunnel to the other host, as OVS numbered it. */
+  const tunnelOf = async (h: Host) => {
+    const text = await h.ovs.vsctl('--bare', '--columns=ofport,external_ids', 'find', 'Interface', 'type=vxlan');
+    const m = /^(\d+)\s[\s\S]*weft-peer=(\S+)/.exec(text.trim());
+    return m && Number(m[1]) > 0 ? { ofport: Number(m[1]), peer: m[2]!.replace(/[",}]/g, '') } : undefined;
+  };
+  const tunnels = await Promise.all(hosts.map((h) => eventually(`the tunnel on ${h.name}`, () => tunnelOf(h), 30_000)));
+  /** What the flows library computes for this cluster: the independent oracle. */
+  const expected = (): Map<string, ReturnType<typeof desiredFlows>> => {
+    const networks: FlowNetwork[] = [{ tenant: 'acme', name: 'web', vlan: 11, vni: 11, dhcp: true }];
+    const cluster: ClusterHost[] = hosts.map((h, i) => ({ name: h.name, ports: [{ name: 'p1', ofport: 1, tag: 11, macs: [], ips: [] }], tunnels: [tunnels[i]!] }));
+    return new Map([...clusterInputs(networks, cluster)].map(([h, input]) => [h, desiredFlows(input)]));
+  };
+
+  await t.test('network.create with wait: true answers once both switches hold the pipeline', async (t) => {
+    // The switches must be up first: otherwise wait would rightly report them.
+    await eventually('both switches connected', async () => {
+      for (const h of hosts) if (!(await h.ovs.vsctl('--columns=is_connected', 'list', 'Controller')).includes('true')) return undefined;
+      return true;
+    }, 30_000);
+    const r = await client.call<{ waited?: { host: string; ok: boolean }[] }>('network.create', { ...network, wait: true });
+    t.same(r.waited?.map((w) => [w.host, w.ok]).sort(), [['hv1', true], ['hv2', true]], 'both hosts confirmed');
+    const want = expected();
+    for (const h of hosts) t.same(await dump(h.ovs, 'br-int'), rendered(want.get(h.name)!), `${h.name}'s flows are the pipeline's, exactly, when the call returns`);
+  });
+
+  await t.test('a DHCP DISCOVER on a port is answered with an OFFER out of that port', async (t) => {
+    const h = hosts[1]!;
+    const discover = frame('DISCOVER', { mac: CLIENT_MAC, xid: 0x5eed });
+    const before = pcapFrames(h.pcap).length;
+    await h.ovs.appctl('netdev-dummy/receive', 'p1', discover.toString('hex'));
+    const offer = await eventually('an OFFER in p1\'s tx_pcap', () => {
+      for (const f of pcapFrames(h.pcap).slice(before)) {
+        try {
+          const r = parseReply(f);
+          if (r.type === 'OFFER') return r;
+        } catch {
+          /* not DHCP: the learn/flood path may send other frames */
+        }
+      }
+      return undefined;
+    }, 15_000);
+    t.equal(offer.message.xid, 0x5eed, 'the reply answers our DISCOVER');
+    t.equal(offer.message.chaddr, CLIENT_MAC);
+    t.match(offer.message.yiaddr, /^192\.0\.2\.1[0-4]\d$/, 'an address from the range');
+    t.equal(getOption(offer.message, 'messageType'), DHCP_MESSAGE_TYPE.OFFER);
+    t.same(getOption(offer.message, 'dnsServers'), ['192.0.2.53'], 'the options of the subnet');
+    await sleep(200);
+    const other = pcapFrames(hosts[0]!.pcap).filter((f) => {
+      try {
+        parseReply(f);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    t.same(other, [], 'no DHCP reached the port on the other host: DHCP never crosses the tunnel');
+  });
+});
