@@ -165,5 +165,8 @@ export function formatAction(a: Action): string {
 
 /** Comma-separated actions, or `drop` for none, as dump-flows prints them. */
 export function formatActions(actions: readonly Action[]): string {
-  return actions.length === 0 ? 'drop' : actions.map(formatAction).join(',');
+  if (actions.length === 0) return 'drop';
+  let s = formatAction(actions[0]!);
+  for (let i = 1; i < actions.length; i++) s += `,${formatAction(actions[i]!)}`;
+  return s;
 }

@@ -66,8 +66,10 @@ export class Reader {
     readonly buf: Uint8Array,
     start = 0,
     readonly end = buf.length,
+    // Sub-readers share their parent's view: a flow-stats reply makes one per entry, field list and action.
+    view?: DataView,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = start;
   }
 
@@ -84,26 +86,26 @@ export class Reader {
   }
 
   u8(what = 'u8'): number {
-    this.need(1, what);
-    return this.view.getUint8(this.pos++);
+    if (this.pos + 1 > this.end) this.need(1, what);
+    return this.buf[this.pos++]!;
   }
 
   u16(what = 'u16'): number {
-    this.need(2, what);
+    if (this.pos + 2 > this.end) this.need(2, what);
     const v = this.view.getUint16(this.pos);
     this.pos += 2;
     return v;
   }
 
   u32(what = 'u32'): number {
-    this.need(4, what);
+    if (this.pos + 4 > this.end) this.need(4, what);
     const v = this.view.getUint32(this.pos);
     this.pos += 4;
     return v;
   }
 
   u64(what = 'u64'): bigint {
-    this.need(8, what);
+    if (this.pos + 8 > this.end) this.need(8, what);
     const v = this.view.getBigUint64(this.pos);
     this.pos += 8;
     return v;
@@ -112,9 +114,17 @@ export class Reader {
   /** An unsigned big-endian integer of `n` bytes (n ≤ 16). */
   uint(n: number, what = 'uint'): bigint {
     this.need(n, what);
-    let v = 0n;
-    for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(this.buf[this.pos + i]!);
+    const at = this.pos;
     this.pos += n;
+    // Up to 6 bytes fit a double exactly: one BigInt per value instead of one per byte.
+    if (n <= 6) {
+      let v = 0;
+      for (let i = 0; i < n; i++) v = v * 256 + this.buf[at + i]!;
+      return BigInt(v);
+    }
+    if (n === 8) return this.view.getBigUint64(at);
+    let v = 0n;
+    for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(this.buf[at + i]!);
     return v;
   }
 
@@ -142,7 +152,7 @@ export class Reader {
   /** A reader over the next `n` bytes; this reader moves past them. */
   sub(n: number, what: string): Reader {
     this.need(n, what);
-    const r = new Reader(this.buf, this.pos, this.pos + n);
+    const r = new Reader(this.buf, this.pos, this.pos + n, this.view);
     this.pos += n;
     return r;
   }
@@ -159,14 +169,24 @@ export class Reader {
   }
 }
 
-/** A growing big-endian byte sink. */
+const U64_MAX = 0xffffffffffffffffn;
+const textEncoder = new TextEncoder();
+
+/**
+ * A growing big-endian byte sink. Give it the size it will probably reach
+ * (a bundle of ten thousand flow-mods is about 1.3 MB) and it never copies.
+ */
 export class Writer {
-  private buf = new Uint8Array(64);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   length = 0;
 
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+    this.view = new DataView(this.buf.buffer);
+  }
+
   private grow(n: number): void {
-    if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.length + n) size *= 2;
     const next = new Uint8Array(size);
@@ -176,52 +196,65 @@ export class Writer {
   }
 
   u8(v: number): this {
-    this.grow(1);
-    this.view.setUint8(this.length, v & 0xff);
-    this.length += 1;
+    if (this.length + 1 > this.buf.length) this.grow(1);
+    this.buf[this.length++] = v & 0xff;
     return this;
   }
 
   u16(v: number): this {
-    this.grow(2);
+    if (this.length + 2 > this.buf.length) this.grow(2);
     this.view.setUint16(this.length, v & 0xffff);
     this.length += 2;
     return this;
   }
 
   u32(v: number): this {
-    this.grow(4);
+    if (this.length + 4 > this.buf.length) this.grow(4);
     this.view.setUint32(this.length, v >>> 0);
     this.length += 4;
     return this;
   }
 
   u64(v: bigint): this {
-    this.grow(8);
-    this.view.setBigUint64(this.length, BigInt.asUintN(64, v));
+    if (this.length + 8 > this.buf.length) this.grow(8);
+    this.view.setBigUint64(this.length, v >= 0n && v <= U64_MAX ? v : BigInt.asUintN(64, v));
     this.length += 8;
     return this;
   }
 
   uint(v: bigint, n: number): this {
-    this.grow(n);
+    if (this.length + n > this.buf.length) this.grow(n);
+    const at = this.length;
+    this.length += n;
+    // Values of up to 6 bytes are exact as doubles: no BigInt per byte.
+    if (n <= 6 && v >= 0n && v < 0x1000000000000n) {
+      let x = Number(v);
+      for (let i = n - 1; i >= 0; i--) {
+        this.buf[at + i] = x % 256;
+        x = Math.floor(x / 256);
+      }
+      return this;
+    }
+    if (n === 8) {
+      this.view.setBigUint64(at, BigInt.asUintN(64, v));
+      return this;
+    }
     for (let i = n - 1; i >= 0; i--) {
-      this.buf[this.length + i] = Number(v & 0xffn);
+      this.buf[at + i] = Number(v & 0xffn);
       v >>= 8n;
     }
-    this.length += n;
     return this;
   }
 
   bytes(b: Uint8Array): this {
-    this.grow(b.length);
+    if (this.length + b.length > this.buf.length) this.grow(b.length);
     this.buf.set(b, this.length);
     this.length += b.length;
     return this;
   }
 
   zeros(n: number): this {
-    this.grow(n);
+    if (this.length + n > this.buf.length) this.grow(n);
     this.buf.fill(0, this.length, this.length + n);
     this.length += n;
     return this;
@@ -233,7 +266,7 @@ export class Writer {
   }
 
   str(s: string, n: number): this {
-    const b = new TextEncoder().encode(s).subarray(0, n - 1);
+    const b = textEncoder.encode(s).subarray(0, n - 1);
     this.bytes(b);
     return this.zeros(n - b.length);
   }
@@ -243,8 +276,18 @@ export class Writer {
     return this;
   }
 
+  /** A copy of what was written. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
+  }
+
+  /**
+   * The bytes in [from, to) without a copy. They stay valid and unchanged
+   * after later writes (which only append, into this buffer or a new one),
+   * so they can be handed to a socket while the writer goes on.
+   */
+  view8(from = 0, to = this.length): Uint8Array {
+    return this.buf.subarray(from, to);
   }
 }
 

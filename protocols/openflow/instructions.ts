@@ -107,6 +107,8 @@ const ORDER: Record<Instruction['type'], number> = {
 
 /** The `actions=` part of a dump-flows line, without the prefix. */
 export function formatInstructions(list: readonly Instruction[]): string {
+  // The common flow has one apply_actions: its text is the actions' text.
+  if (list.length === 1 && list[0]!.type === 'apply_actions') return formatActions(list[0]!.actions);
   const parts: string[] = [];
   for (const i of [...list].sort((a, b) => ORDER[a.type] - ORDER[b.type])) {
     switch (i.type) {

@@ -19,7 +19,6 @@ import {
 import {
   decodeBundleAdd,
   decodeBundleControl,
-  encodeBundleAdd,
   encodeBundleControl,
   ONF_EXPERIMENTER_ID,
   ONFT_BUNDLE_ADD_MESSAGE,
@@ -140,8 +139,19 @@ export function flowMod(opts: Partial<FlowMod>): FlowMod {
 
 /** Encodes one message, header included. Throws RangeError for values that do not fit. */
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer();
-  const at = encodeHeader(w, typeNumber(m), m.xid);
+  const w = new Writer(m.type === 'packet_in' || m.type === 'packet_out' || m.type === 'echo_request' || m.type === 'echo_reply' ? 128 + m.data.length : 256);
+  writeMessage(w, m, m.xid);
+  return w.finish();
+}
+
+/**
+ * Appends one message, header included, with the given xid, so that a batch
+ * (a bundle of thousands of flow-mods) is encoded into one buffer. Throws
+ * RangeError for values that do not fit, leaving the writer with a partial
+ * message: encode the whole batch before sending any of it.
+ */
+export function writeMessage(w: Writer, m: MessageBody, xid: number): void {
+  const at = encodeHeader(w, typeNumber(m), xid);
   switch (m.type) {
     case 'hello':
       if (m.versions !== undefined) {
@@ -153,7 +163,7 @@ export function encodeMessage(m: Message): Uint8Array {
         }
         w.u16(OFPHET_VERSIONBITMAP).u16(4 + 4 * words);
         for (const b of bits) w.u32(b);
-        w.pad8();
+        w.pad8(at);
       }
       break;
     case 'error':
@@ -227,15 +237,16 @@ export function encodeMessage(m: Message): Uint8Array {
       encodeBundleControl(w, m);
       break;
     case 'bundle_add':
+      w.u32(ONF_EXPERIMENTER_ID).u32(ONFT_BUNDLE_ADD_MESSAGE).u32(m.bundleId).zeros(2).u16(m.flags);
       // The bundle extension requires the inner xid to equal the outer one.
-      encodeBundleAdd(w, { ...m, message: encodeMessage({ ...m.message, xid: m.xid }) });
+      writeMessage(w, m.message, xid);
+      if (m.properties.length > 0) w.pad8(at).bytes(m.properties);
       break;
     case 'unknown':
       w.bytes(m.body);
       break;
   }
   finishLength(w, at, m.type);
-  return w.finish();
 }
 
 /**

@@ -302,10 +302,10 @@ export function decodeMultipartReply(r: Reader): { flags: number; body: Multipar
   r.skip(4);
   switch (type) {
     case OFPMP.FLOW: {
-      const stats = entries(r, 56, 'flow stats', (e) => {
+      const stats = entries(r, 56, 'flow stats', (e): FlowStats => {
         const tableId = e.u8('table_id');
         e.skip(1);
-        const s = {
+        return {
           tableId,
           durationSec: e.u32('duration_sec'),
           durationNsec: e.u32('duration_nsec'),
@@ -317,8 +317,8 @@ export function decodeMultipartReply(r: Reader): { flags: number; body: Multipar
           packetCount: e.u64('packet_count'),
           byteCount: e.u64('byte_count'),
           match: decodeMatch(e),
+          instructions: decodeInstructions(e),
         };
-        return { ...s, instructions: decodeInstructions(e) };
       });
       return { flags, body: { kind: 'flow', stats } };
     }

@@ -135,21 +135,36 @@ export interface Match {
   fields: OxmField[];
 }
 
+const MAX = new Map<FieldName, bigint>(FIELD_NAMES.map((name) => [name, (1n << BigInt(fieldBits(name))) - 1n]));
+
 export function fieldMax(name: FieldName): bigint {
-  return (1n << BigInt(fieldBits(name))) - 1n;
+  return MAX.get(name)!;
 }
+
+// What encoding a field needs, computed once: its headers and largest value.
+interface Wire {
+  bytes: number;
+  header: number;
+  maskedHeader: number;
+  max: bigint;
+}
+const WIRE = new Map<FieldName, Wire>(
+  FIELD_NAMES.map((name) => [name, { bytes: FIELDS[name].bytes, header: oxmHeader(name), maskedHeader: oxmHeader(name, true), max: fieldMax(name) }]),
+);
 
 export function encodeOxm(w: Writer, o: OxmField): void {
   if (o.field === 'unknown') {
     w.u16(o.oxmClass).u8((o.oxmField << 1) | (o.hasMask ? 1 : 0)).u8(o.payload.length).bytes(o.payload);
     return;
   }
-  const info: FieldInfo = FIELDS[o.field];
-  const max = fieldMax(o.field);
-  if (o.value < 0n || o.value > max) throw new RangeError(`${o.field}: value ${o.value} does not fit ${info.bytes} bytes`);
-  if (o.mask !== undefined && (o.mask < 0n || o.mask > max)) throw new RangeError(`${o.field}: mask ${o.mask} does not fit`);
-  w.u32(oxmHeader(o.field, o.mask !== undefined)).uint(o.value, info.bytes);
-  if (o.mask !== undefined) w.uint(o.mask, info.bytes);
+  const info = WIRE.get(o.field)!;
+  if (o.value < 0n || o.value > info.max) throw new RangeError(`${o.field}: value ${o.value} does not fit ${info.bytes} bytes`);
+  if (o.mask === undefined) {
+    w.u32(info.header).uint(o.value, info.bytes);
+    return;
+  }
+  if (o.mask < 0n || o.mask > info.max) throw new RangeError(`${o.field}: mask ${o.mask} does not fit`);
+  w.u32(info.maskedHeader).uint(o.value, info.bytes).uint(o.mask, info.bytes);
 }
 
 export function decodeOxm(r: Reader): OxmField {

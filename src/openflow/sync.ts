@@ -12,13 +12,13 @@
 // adds and modifies first, a barrier, then deletes, so that no packet meets a
 // table that lacks both its old and its new flow.
 import {
-  flowMod,
   formatInstructions,
   FIELDS,
   OFPBCT,
   OFPBF,
   OFPFC,
   OFPG,
+  OFP_NO_BUFFER,
   OFPP,
   OFPTT_ALL,
   fieldMax,
@@ -51,21 +51,35 @@ export interface FlowDiff {
   deletes: Flow[];
 }
 
-/** Canonical field: an all-ones mask is no mask, and a masked value has its bits outside the mask cleared (as the switch stores it). */
-function canonicalField(o: OxmField): OxmField {
-  if (o.field === 'unknown' || o.mask === undefined) return o;
-  if (o.mask === fieldMax(o.field)) return { field: o.field, value: o.value };
-  return { field: o.field, value: o.value & o.mask, mask: o.mask };
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Hex digits of a value; through a double when it is exact (most fields are 48 bits or less), which is cheaper. */
+function hexOf(v: bigint): string {
+  return v >= 0n && v <= MAX_SAFE ? Number(v).toString(16) : v.toString(16);
 }
 
+/** A field in canonical form: an all-ones mask is no mask, and a masked value has its bits outside the mask cleared (as the switch stores it). */
 function fieldKey(o: OxmField): string {
   if (o.field === 'unknown') return `?${o.oxmClass}.${o.oxmField}.${Buffer.from(o.payload).toString('hex')}`;
   // OVS's name, so the NXM and OXM spellings of one field (tun_id, tunnel_id) are one identity.
   const name = FIELDS[o.field].ovsName;
-  return o.mask === undefined ? `${name}=${o.value.toString(16)}` : `${name}=${o.value.toString(16)}/${o.mask.toString(16)}`;
+  const mask = o.mask;
+  if (mask === undefined || mask === fieldMax(o.field)) return `${name}=${hexOf(o.value)}`;
+  return `${name}=${hexOf(o.value & mask)}/${hexOf(mask)}`;
+}
+
+function computeKey(f: { tableId: number; priority: number; match: Match }): string {
+  const fields = f.match.fields;
+  const match = fields.length === 1 ? fieldKey(fields[0]!) : fields.map(fieldKey).sort().join(',');
+  return `${f.tableId}/${f.priority}/${match}`;
+}
+
+function computeBody(f: Flow): string {
+  return `${formatInstructions(f.instructions)}|${f.idleTimeout}|${f.hardTimeout}|${f.flags}`;
 }
 
 // Desired lists are rebuilt from the same flow objects between syncs (and the audit reuses them): key each once.
+// Flows read from a switch are new objects every time, so theirs are not kept.
 const keys = new WeakMap<object, string>();
 const bodies = new WeakMap<object, string>();
 
@@ -73,7 +87,7 @@ const bodies = new WeakMap<object, string>();
 export function flowKey(f: { tableId: number; priority: number; match: Match }): string {
   let k = keys.get(f);
   if (k === undefined) {
-    k = `${f.tableId}/${f.priority}/${f.match.fields.map((o) => fieldKey(canonicalField(o))).sort().join(',')}`;
+    k = computeKey(f);
     keys.set(f, k);
   }
   return k;
@@ -83,7 +97,7 @@ export function flowKey(f: { tableId: number; priority: number; match: Match }):
 function body(f: Flow): string {
   let b = bodies.get(f);
   if (b === undefined) {
-    b = `${formatInstructions(f.instructions)}|${f.idleTimeout}|${f.hardTimeout}|${f.flags}`;
+    b = computeBody(f);
     bodies.set(f, b);
   }
   return b;
@@ -98,13 +112,13 @@ export function diffFlows(desired: readonly Flow[], actual: readonly Flow[]): Fl
   const want = new Map<string, Flow>();
   for (const f of desired) want.set(flowKey(f), f);
   const have = new Map<string, Flow>();
-  for (const f of actual) have.set(flowKey(f), f);
+  for (const f of actual) have.set(computeKey(f), f);
   const d: FlowDiff = { adds: [], modifies: [], replaces: [], deletes: [] };
   for (const [k, f] of want) {
     const cur = have.get(k);
     if (!cur) d.adds.push(f);
     else if (cur.cookie !== f.cookie) d.replaces.push(f);
-    else if (body(cur) !== body(f)) d.modifies.push(f);
+    else if (computeBody(cur) !== body(f)) d.modifies.push(f);
   }
   for (const [k, f] of have) if (!want.has(k)) d.deletes.push(f);
   return d;
@@ -116,28 +130,29 @@ export function diffSize(d: FlowDiff): number {
 
 /** The flow-mods of a diff, in the order that never leaves a packet without a flow: adds and modifies, then deletes. */
 export function flowMods(d: FlowDiff, cookies: CookieSpace): { upserts: Outgoing[]; deletes: Outgoing[] } {
+  // A literal per flow-mod (not flowMod() and a spread): a bulk install builds ten thousand of them.
   const mod = (f: Flow, command: number, guard: boolean): Outgoing => ({
     type: 'flow_mod',
-    ...flowMod({
-      cookie: f.cookie,
-      // Modify and delete only ever hit a flow of ours, even if an operator's flow shares the match.
-      cookieMask: guard ? cookies.mask : 0n,
-      tableId: f.tableId,
-      command,
-      priority: f.priority,
-      idleTimeout: f.idleTimeout,
-      hardTimeout: f.hardTimeout,
-      flags: f.flags,
-      outPort: OFPP.ANY,
-      outGroup: OFPG.ANY,
-      match: f.match,
-      instructions: command === OFPFC.DELETE_STRICT ? [] : f.instructions,
-    }),
+    cookie: f.cookie,
+    // Modify and delete only ever hit a flow of ours, even if an operator's flow shares the match.
+    cookieMask: guard ? cookies.mask : 0n,
+    tableId: f.tableId,
+    command,
+    idleTimeout: f.idleTimeout,
+    hardTimeout: f.hardTimeout,
+    priority: f.priority,
+    bufferId: OFP_NO_BUFFER,
+    outPort: OFPP.ANY,
+    outGroup: OFPG.ANY,
+    flags: f.flags,
+    match: f.match,
+    instructions: command === OFPFC.DELETE_STRICT ? [] : f.instructions,
   });
-  return {
-    upserts: [...d.adds.map((f) => mod(f, OFPFC.ADD, false)), ...d.replaces.map((f) => mod(f, OFPFC.ADD, false)), ...d.modifies.map((f) => mod(f, OFPFC.MODIFY_STRICT, true))],
-    deletes: d.deletes.map((f) => mod(f, OFPFC.DELETE_STRICT, true)),
-  };
+  const upserts: Outgoing[] = [];
+  for (const f of d.adds) upserts.push(mod(f, OFPFC.ADD, false));
+  for (const f of d.replaces) upserts.push(mod(f, OFPFC.ADD, false));
+  for (const f of d.modifies) upserts.push(mod(f, OFPFC.MODIFY_STRICT, true));
+  return { upserts, deletes: d.deletes.map((f) => mod(f, OFPFC.DELETE_STRICT, true)) };
 }
 
 /** Reads the switch's flows that weft owns. */
@@ -226,8 +241,9 @@ export async function commitBundle(session: Session, mods: Outgoing[]): Promise<
   const addXids = xids.slice(1, -1);
   const all: Outgoing[] = [
     { type: 'bundle_control', bundleId, controlType: OFPBCT.OPEN_REQUEST, flags, properties: none },
-    // The bundled message carries its BUNDLE_ADD's xid, as OpenFlow 1.4 asks; errors about it come back with that xid.
-    ...mods.map((m, i): Outgoing => ({ type: 'bundle_add', bundleId, flags, message: { ...m, xid: addXids[i]! } as Message, properties: none })),
+    // The encoder gives the bundled message its BUNDLE_ADD's xid, as OpenFlow 1.4 asks (errors about it come back
+    // with that xid), so the flow-mod goes in as it is, without a copy to set one.
+    ...mods.map((m): Outgoing => ({ type: 'bundle_add', bundleId, flags, message: m as Message, properties: none })),
     { type: 'bundle_control', bundleId, controlType: OFPBCT.COMMIT_REQUEST, flags, properties: none },
   ];
   const openWait = session.expect(xids[0]!, undefined, 'bundle open');

@@ -16,6 +16,7 @@ import type { Flow } from '../../src/openflow/sync.js';
 import { Ovs } from '../harness/ovs.js';
 import { out } from '../harness/proc.js';
 import { dpidOf, dump, eventually, manyFlows, startPlane } from '../integration/openflow-switch.js';
+import { runPacketIn } from './openflow-packet-in.js';
 
 const N = Number(process.env.WEFT_BENCH_FLOWS ?? 10_000);
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
@@ -36,6 +37,12 @@ function flowFile(dir: string, name: string, flows: Flow[]): string {
 }
 
 export async function run(): Promise<unknown> {
+  const installs = process.env.WEFT_BENCH_INSTALL === '0' ? undefined : await runInstalls();
+  const packetIn = process.env.WEFT_BENCH_PACKET_IN === '0' ? undefined : await runPacketIn();
+  return { ...(installs ?? {}), ...(packetIn ? { packetIn } : {}) };
+}
+
+async function runInstalls(): Promise<Record<string, unknown>> {
   const ovs = await Ovs.start();
   const table = manyFlows(N);
   // 1% of the flows change their output port.
