@@ -14,19 +14,23 @@
 // Writes. OVSDB cannot compute a value from another row inside a transaction,
 // and every object and change-log row must carry the revision of the
 // transaction that wrote it, so the client computes revisions itself:
-// optimistic concurrency on the global counter. A group of queued commits is
-// read (one read-only transact: the counter, every object and term the group
-// touches), evaluated in call order against that state exactly as the SQLite
+// optimistic concurrency on the global counter. The client keeps a copy of
+// the Object, Term and Meta tables through the feed's monitor (as OVN's IDL
+// does), always the state after some whole transaction. A group of queued
+// commits is evaluated in call order against that copy exactly as the SQLite
 // backend does (conditions see earlier ops; a failed transaction drops out
-// without touching the others), and written as ONE transact that starts with
-// `wait` operations (the counter still at the revision read, each touched
-// object still at its revision or absent, each term still at its value), so
-// the cluster commits it only if nothing changed since the read. If another
-// writer (another weft replica) got in between, a wait fails, nothing is
-// written, and the group is read and evaluated again. The transact carries a
-// `Batch` row with a fresh id; when the connection drops while a transact is
-// in flight its fate is learned by looking for that id after reconnecting,
-// so an ambiguous commit is neither lost nor applied twice.
+// without touching the others), with no read round trip, and written as ONE
+// transact that starts with `wait` operations (the counter still where the
+// copy has it, which guards every object since every object write moves it;
+// each term touched still at its value), naming rows by uuid, the one
+// condition ovsdb-server answers without a table scan. If another writer
+// (another weft replica) got in between, a wait fails, nothing is written,
+// and the group is evaluated again once that write has reached the copy. The
+// transact carries a `Batch` row with a fresh id: a commit resolves once that
+// row is in the copy (so the next group is planned on it), and when the
+// connection drops while a transact is in flight its fate is learned by
+// looking for that id after reconnecting, so an ambiguous commit is neither
+// lost nor applied twice.
 //
 // Durability. ovsdb-server answers a clustered transact once the Raft log
 // entry is committed, that is written and fsync'd on a majority of members;
@@ -83,6 +87,8 @@ import {
 } from './store.js';
 
 export const DATABASE = 'Weft';
+/** monitor_cond_since's "no transaction seen": the member sends its tables whole. */
+const NO_TXN = '00000000-0000-0000-0000-000000000000';
 
 /**
  * weft's schema, shipped in the repository and the npm package under
@@ -231,7 +237,7 @@ class OvsdbClusterStore implements Store {
   private readonly listeners = new Set<(changes: Change[]) => void>();
   /** The highest revision the feed has delivered (or skipped as older than the start). */
   private feedRevision = -1;
-  private lastTxnId = '00000000-0000-0000-0000-000000000000';
+  private lastTxnId = NO_TXN;
   private feedWaiters: { revision: number; resolve: () => void }[] = [];
 
   // The local copy of what groups are planned against, kept by the same
@@ -505,8 +511,14 @@ class OvsdbClusterStore implements Store {
         const u = decodeTableUpdates2(updatesJson, 'update3');
         return u.ok ? u.value : undefined;
       })();
+    if (!updates) {
+      // A transaction missing from the copy would let a later one's counter
+      // vouch for a state it is not: start over from the whole tables.
+      this.lastTxnId = NO_TXN;
+      this.session?.close('undecodable monitor update');
+      return;
+    }
     if (typeof lastTxnId === 'string') this.lastTxnId = lastTxnId;
-    if (!updates) return;
     this.applyState(updates);
     const byRevision = new Map<number, { seq: number; change: Change }[]>();
     for (const ru of updates.get('Change')?.values() ?? []) {
