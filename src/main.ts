@@ -9,10 +9,13 @@ import { createApiPlane } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
 import type { Logger } from './log.js';
 import { createDhcpService } from './dhcp/server.js';
-import { createFabric, type Fabric } from './fabric/index.js';
+import { createFabric, tracePacket, type Fabric } from './fabric/index.js';
+import type { PortRuntime } from './api/methods/port.js';
+import { readOwnedFlows, WEFT_COOKIES } from './openflow/sync.js';
+import { formatFlow } from '../protocols/openflow/index.js';
 import { createOpenflowPlane, dpidText, type OpenflowPlane } from './openflow/plane.js';
 import { createOvsdbPlane, type OvsdbPlane } from './ovsdb/plane.js';
-import { METADATA_NETWORK_MASK, TABLE } from '../flows/index.js';
+import { LEARNED_FLOWS, METADATA_NETWORK_MASK, parseCookie, TABLE } from '../flows/index.js';
 import { openOvsdbClusterStore } from './store/ovsdb-cluster.js';
 import { openSqliteStore } from './store/sqlite.js';
 import { StoreError, type Store } from './store/store.js';
@@ -56,6 +59,23 @@ export type PlaneFactory = (ctx: DaemonContext) => Plane;
 const ovsdbPlanes = new WeakMap<DaemonContext, OvsdbPlane>();
 const fabrics = new WeakMap<DaemonContext, Fabric>();
 const openflowPlanes = new WeakMap<DaemonContext, OpenflowPlane>();
+
+/** port.*, flows.dump and trace: the fabric's view and the switches' own tables. */
+function portRuntime(fabric: Fabric, openflow: OpenflowPlane): PortRuntime {
+  return {
+    ports: () => fabric.ports(),
+    async dumpFlows(host) {
+      const dpid = fabric.dpidOf(host);
+      const session = dpid === undefined ? undefined : openflow.session(dpid);
+      if (!session) throw new Error('no switch connected');
+      const flows = [...(await readOwnedFlows(session, WEFT_COOKIES)), ...(await readOwnedFlows(session, { value: LEARNED_FLOWS.cookie, mask: LEARNED_FLOWS.mask }))];
+      return flows
+        .map((f) => ({ table: f.tableId, priority: f.priority, cookie: `0x${f.cookie.toString(16)}`, learned: parseCookie(f.cookie)?.owner === 'learned', flow: formatFlow(f) }))
+        .sort((a, b) => a.table - b.table || b.priority - a.priority || (a.flow < b.flow ? -1 : a.flow > b.flow ? 1 : 0));
+    },
+    trace: (host, port, packet) => tracePacket(fabric, host, port, packet),
+  };
+}
 
 /** A part that is not a plane of its own (no listeners) but starts and stops with the daemon. */
 function part(name: string, start: () => Promise<void>, stop: () => Promise<void>): Plane {
@@ -168,6 +188,7 @@ export const PLANES: PlaneFactory[] = [
       listeners: ctx.listeners,
       ...(ovsdbPlanes.has(ctx) ? { hosts: ovsdbPlanes.get(ctx)! } : {}),
       ...(fabrics.has(ctx) ? { dataPlane: fabrics.get(ctx)! } : {}),
+      ...(fabrics.has(ctx) && openflowPlanes.has(ctx) ? { ports: portRuntime(fabrics.get(ctx)!, openflowPlanes.get(ctx)!) } : {}),
     }),
 ];
 

@@ -10,6 +10,7 @@ import { eventMethods } from './methods/events.js';
 import { hostMethods, type HostDeps, type HostRuntime } from './methods/host.js';
 import { leaseMethods } from './methods/lease.js';
 import { networkMethods } from './methods/network.js';
+import { portMethods, type PortDeps, type PortRuntime } from './methods/port.js';
 import { reservationMethods } from './methods/reservation.js';
 import { statusMethods } from './methods/status.js';
 import { tenantMethods } from './methods/tenant.js';
@@ -44,19 +45,22 @@ export interface ApiOptions {
   hosts?: HostRuntime;
   /** The switches' side (the fabric), for `wait: true`. */
   dataPlane?: DataPlane;
+  /** Ports, flows and traces of the data plane, for port.*, flows.dump and trace. */
+  ports?: PortRuntime;
 }
 
 /** Calls whose change reaches the switches: they take `wait: true`. */
 const WAITABLE = new Set(['network.create', 'network.update', 'network.delete', 'apply', 'host.admit', 'port.bind', 'port.unbind']);
 
 /** The built-in method groups, in docs order. */
-export function builtinMethods(deps: MethodDeps & HostDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
+export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
   return [
     ...tenantMethods(deps),
     ...networkMethods(deps),
     ...reservationMethods(deps),
     ...leaseMethods(deps),
     ...hostMethods(deps),
+    ...portMethods(deps),
     ...tokenMethods(deps),
     ...applyMethods(deps),
     ...statusMethods(deps),
@@ -80,13 +84,14 @@ export class ApiPlane {
       startedAt: (options.startedAt ?? new Date()).getTime(),
       listeners: options.listeners ?? (() => this.listeners()),
     };
-    const deps: MethodDeps & HostDeps & { dataPlane?: DataPlane } = {
+    const deps: MethodDeps & HostDeps & PortDeps & { dataPlane?: DataPlane } = {
       store: options.store,
       guard: new WriteGuard(options.store),
       info,
       now: () => new Date(),
       ...(options.hosts ? { hosts: options.hosts } : {}),
       ...(options.dataPlane ? { dataPlane: options.dataPlane } : {}),
+      ...(options.ports ? { ports: options.ports } : {}),
     };
     this.registry.add(...builtinMethods(deps));
     const endpoint = new RpcEndpoint(this.registry, this.limits, options.log);

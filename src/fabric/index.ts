@@ -6,7 +6,8 @@
 // side to sync exactly the switches whose desired flows changed; it also
 // answers the lookups the packet-in path needs (datapath → host, VNI →
 // network, ofport → port name) and waits for switches to confirm a change.
-import { bindPort, clusterInputs, desiredFlows, renderFlows, type ClusterHost, type Flow, type FlowNetwork, type FlowPort, type FlowTunnel, type PipelineInput, type PortBinding } from '../../flows/index.js';
+import { ipv4, mac } from '../../protocols/openflow/index.js';
+import { bindPort, clusterInputs, desiredFlows, Fabric as SimulatedSwitches, formatTrace, renderFlows, type ClusterHost, type Frame, type Flow, type FlowNetwork, type FlowPort, type FlowTunnel, type PipelineInput, type PortBinding } from '../../flows/index.js';
 import type { Host, Lease, Network, Port } from '../model/index.js';
 import type { Change, Store } from '../store/store.js';
 
@@ -188,6 +189,10 @@ export class Fabric {
   /** The OVS port name behind an ofport of a host's bridge. */
   portName(host: string, ofport: number): string | undefined {
     return this.state.get(host)?.view?.ports.find((p) => p.ofport === ofport)?.name;
+  }
+
+  ofportOf(host: string, port: string): number | undefined {
+    return this.state.get(host)?.view?.ports.find((p) => p.name === port)?.ofport;
   }
 
   /** A host's pipeline input and flows, as last computed. */
@@ -506,4 +511,33 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 export function createFabric(options: FabricOptions): Fabric {
   return new Fabric(options);
+}
+
+const PACKET_FIELDS = new Set(['eth_src', 'eth_dst', 'eth_type', 'vlan_vid', 'ipv4_src', 'ipv4_dst', 'ip_proto', 'udp_src', 'udp_dst', 'tcp_src', 'tcp_dst', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha']);
+
+/** `field=value,...` as `weft trace` takes it; throws SyntaxError naming the bad part. */
+export function parsePacket(text: string): Frame {
+  const frame: Record<string, bigint> = { eth_type: 0x88b5n, vlan_vid: 0n };
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [k, v] = part.split('=', 2).map((s) => s?.trim());
+    if (!k || v === undefined || !PACKET_FIELDS.has(k)) throw new SyntaxError(`"${part}": expected FIELD=VALUE with FIELD one of ${[...PACKET_FIELDS].join(', ')}`);
+    try {
+      frame[k] = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(v) ? mac(v) : /^\d+\.\d+\.\d+\.\d+$/.test(v) ? ipv4(v) : BigInt(v);
+    } catch {
+      throw new SyntaxError(`"${part}": not a MAC, an IPv4 address or a number`);
+    }
+  }
+  if (frame.eth_src === undefined || frame.eth_dst === undefined) throw new SyntaxError('eth_src and eth_dst are needed');
+  return frame;
+}
+
+/** A packet entering `port` (name or ofport) of `host`, walked through every known host's flows by the simulator. */
+export function tracePacket(fabric: Fabric, host: string, port: string, packet: string): { lines: string[]; delivered: { host: string; port: number }[]; controller: boolean } {
+  const pipelines = fabric.allPipelines();
+  if (!pipelines.has(host)) throw new RangeError(`host ${host} has no pipeline (not admitted, not connected, or its switch not created)`);
+  const inPort = /^\d+$/.test(port) ? Number(port) : fabric.ofportOf(host, port);
+  if (inPort === undefined) throw new RangeError(`port ${host}/${port} has no ofport`);
+  const sim = new SimulatedSwitches([...pipelines].map(([name, p]) => ({ name, flows: p.flows, tunnels: p.input.tunnels })));
+  const walk = sim.send(host, inPort, parsePacket(packet));
+  return { lines: formatTrace(walk.trace), delivered: walk.delivered.map((d) => ({ host: d.host, port: d.port })), controller: walk.controller.length > 0 };
 }

@@ -157,4 +157,28 @@ t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on
     });
     t.same(other, [], 'no DHCP reached the port on the other host: DHCP never crosses the tunnel');
   });
+
+  await t.test('port.list, flows.dump and trace show what the switches do', async (t) => {
+    const { ports } = await client.call<{ ports: { host: string; name: string; network?: string; boundBy?: string }[] }>('port.list');
+    t.same(ports.map((p) => [p.host, p.name, p.network, p.boundBy]), [['hv1', 'p1', 'acme/web', 'tag'], ['hv2', 'p1', 'acme/web', 'tag']], 'each port in the network of its tag');
+    const { flows } = await client.call<{ flows: { table: number; learned: boolean; flow: string }[] }>('flows.dump', { host: 'hv1' });
+    t.same(flows.filter((f) => !f.learned).map((f) => f.flow).sort(), rendered(expected().get('hv1')!), "the static flows are the pipeline's");
+    const t0 = await client.call<{ flows: { table: number }[] }>('flows.dump', { host: 'hv1', table: 0 });
+    t.ok(t0.flows.length > 0 && t0.flows.every((f) => f.table === 0), 'one table on request');
+    const dhcp = await client.call<{ controller: boolean; trace: string[] }>('trace', {
+      host: 'hv1', port: 'p1', packet: `eth_src=${CLIENT_MAC},eth_dst=ff:ff:ff:ff:ff:ff,eth_type=0x0800,ipv4_src=0.0.0.0,ipv4_dst=255.255.255.255,ip_proto=17,udp_src=68,udp_dst=67`,
+    });
+    t.ok(dhcp.controller, `a DISCOVER goes to the controller\n${dhcp.trace.join('\n')}`);
+    const bcast = await client.call<{ delivered: { host: string; port: number }[] }>('trace', { host: 'hv1', port: '1', packet: `eth_src=${CLIENT_MAC},eth_dst=ff:ff:ff:ff:ff:ff` });
+    t.same(bcast.delivered, [{ host: 'hv2', port: 1 }], "a broadcast reaches the network's port on the other host");
+  });
+
+  await t.test('port.bind with wait: true moves a port to another network on its switch', async (t) => {
+    await client.call('network.create', { tenant: 'acme', name: 'db', vlan: 12 });
+    const r = await client.call<{ waited: { host: string; ok: boolean }[] }>('port.bind', { host: 'hv1', name: 'p1', network: 'acme/db', wait: true });
+    t.same(r.waited.map((w) => [w.host, w.ok]).sort(), [['hv1', true], ['hv2', true]], 'both switches changed: hv2 no longer floods acme/web to hv1');
+    t.ok((await dump(hosts[0]!.ovs, 'br-int')).some((l) => /tun_id=0xc|write_metadata:0xc\//.test(l) || l.includes('metadata:0xc')), 'hv1 holds flows of VNI 12 when the call returns');
+    const { ports } = await client.call<{ ports: { host: string; network?: string; boundBy?: string }[] }>('port.list', { host: 'hv1' });
+    t.same(ports.map((p) => [p.network, p.boundBy]), [['acme/db', 'binding']]);
+  });
 });

@@ -44,6 +44,7 @@ function cases(acmeTokenId: string): Record<string, [object, object]> {
     'token.create': { tenant },
     'token.revoke': { id: tenant === 'acme' ? acmeTokenId : 'nosuchtoken00000' },
     apply: { manifest: { tenant, networks: [] }, prune: true },
+    'port.get': { host: 'hv1', name: tenant === 'acme' ? 'acme-port' : `${tenant}-port` },
   });
   const acme = other('acme');
   const missing = other('nosuch');
