@@ -4,11 +4,14 @@
 // listeners it serves; the admin API, OVSDB and OpenFlow planes (and later
 // DHCP and the election) register in PLANES below.
 import { existsSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createApiPlane } from './api/index.js';
+import { createApiPlane, createPlaneEvents, type LeaderRuntime, type PlaneEvents } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
+import { createDhcpService, SOLE_LEADER, type Leadership } from './dhcp/server.js';
+import { createElectionService, readAdvertKey, type ElectionService } from './election/service.js';
+import { udpTransport } from './election/transport.js';
 import type { Logger } from './log.js';
-import { createDhcpService } from './dhcp/server.js';
 import { createFabric, tracePacket, type Fabric } from './fabric/index.js';
 import type { PortRuntime } from './api/methods/port.js';
 import { readOwnedFlows, WEFT_COOKIES } from './openflow/sync.js';
@@ -82,6 +85,99 @@ function part(name: string, start: () => Promise<void>, stop: () => Promise<void
   return { name, start, stop, listeners: () => [] };
 }
 
+/** The election, only when peers are configured, and the hub of plane events, by daemon. */
+const elections = new WeakMap<DaemonContext, ElectionService>();
+const planeEventHubs = new WeakMap<DaemonContext, PlaneEvents>();
+
+function planeEventsOf(ctx: DaemonContext): PlaneEvents {
+  let hub = planeEventHubs.get(ctx);
+  if (!hub) planeEventHubs.set(ctx, (hub = createPlaneEvents()));
+  return hub;
+}
+
+/** Who may answer a network's DHCP: the election with peers; a single replica answers every network, unfenced. */
+export function leadershipOf(ctx: DaemonContext): Leadership {
+  return elections.get(ctx) ?? SOLE_LEADER;
+}
+
+/** A fenced lease write (the DHCP service's `fenced` event): the election steps down at once. */
+export function leaseWriteFenced(ctx: DaemonContext, network: string, term: number): void {
+  elections.get(ctx)?.fenced(network, term);
+}
+
+/** A session to a host came or went (`ovsdb`, `openflow`): with peers, its networks' priority follows. */
+export function hostSession(ctx: DaemonContext, plane: 'ovsdb' | 'openflow', host: string, up: boolean, networks: readonly string[]): void {
+  elections.get(ctx)?.track(`${plane}:${host}`, up, networks);
+}
+
+/**
+ * The election plane: with peers, adverts on UDP and a leader per network;
+ * without, nothing to run. It starts before DHCP so that it stops after it:
+ * DHCP no longer answers when the election advertises priority 0.
+ */
+function electionPlane(ctx: DaemonContext): Plane {
+  const c = ctx.config;
+  const replicaId = c.replicaId ?? hostname();
+  if (c.peers.length === 0) return { name: 'election', start: async () => {}, stop: async () => {}, listeners: () => [] };
+  let key: Uint8Array;
+  try {
+    key = c.advertKeyFile ? readAdvertKey(c.advertKeyFile) : new TextEncoder().encode(c.advertKey ?? '');
+  } catch (err) {
+    throw new StartupError(`election: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const log = ctx.log.child({ plane: 'election' });
+  const events = planeEventsOf(ctx);
+  const election = createElectionService({
+    replicaId, key, store: ctx.store, log,
+    transport: udpTransport({
+      listen: c.advertListen, peers: c.peers,
+      onError: (err, peer) => log.debug({ peer, err: err.message }, 'advert not sent'),
+    }),
+    intervalMs: c.advertInterval, priority: c.priority,
+    networkPriorities: Object.fromEntries(c.networkPriority.map((p) => [p.network, p.priority])),
+    preempt: c.preempt, preemptDelayMs: c.preemptDelay, trackWeight: c.trackWeight,
+    ...(c.notifyScript ? { notifyScript: c.notifyScript } : {}),
+    onEvent: (e) => events.publish({
+      kind: 'leader', key: e.network, action: e.type,
+      value: { replicaId: e.replicaId, term: e.term, ...(e.type === 'backup' ? { reason: e.reason } : {}), at: Date.now() },
+    }),
+  });
+  elections.set(ctx, election);
+  return {
+    name: 'election',
+    start: () => election.start(),
+    stop: () => election.stop(),
+    listeners: () => {
+      const address = election.address();
+      return address ? [{ name: 'advert', address: `udp:${address}` }] : [];
+    },
+  };
+}
+
+/** leader.list and status read the election, or a single replica that leads everything. */
+function leaderRuntime(ctx: DaemonContext): LeaderRuntime {
+  const replicaId = ctx.config.replicaId ?? hostname();
+  return {
+    async leaders() {
+      const election = elections.get(ctx);
+      if (election) return election.leaders().map((l) => ({ ...l, leader: l.leader ?? null }));
+      const since = ctx.startedAt.getTime();
+      return (await ctx.store.list('network')).map((n) => ({ network: n.key, leader: replicaId, term: 0, role: 'leader' as const, priority: ctx.config.priority, since, peers: [] }));
+    },
+    replica() {
+      const election = elections.get(ctx);
+      if (!election) return { replicaId, election: false, leads: 0, peers: [] };
+      const v = election.view();
+      return {
+        replicaId, election: true, ...(v.address ? { address: v.address } : {}), intervalMs: v.intervalMs, leads: v.leads,
+        peers: v.peers.map((p) => ({ replicaId: p.replicaId, ...(p.address ? { address: p.address } : {}), lastSeen: p.lastSeen, live: p.live, intervalMs: p.intervalMs, leads: p.leads })),
+        store: { reachable: v.store.reachable, ...(v.store.lastReadAt !== undefined ? { lastReadAt: v.store.lastReadAt } : {}), ...(v.store.latencyMs !== undefined ? { latencyMs: v.store.latencyMs } : {}) },
+        adverts: { sent: v.stats.advertsSent, received: v.stats.advertsReceived, rejected: v.stats.rejected },
+      };
+    },
+  };
+}
+
 /** The default controller target of a host uses the first OpenFlow listener's port (LAB.md: same address the host reached weft at). */
 function openflowListener(config: Config): { port: number; scheme: 'tcp' | 'ssl' } | undefined {
   const t = config.openflow.find((x) => x.scheme === 'ptcp' || x.scheme === 'pssl');
@@ -139,10 +235,16 @@ export const PLANES: PlaneFactory[] = [
     openflowPlanes.set(ctx, plane);
     return plane;
   },
+  electionPlane,
   // DHCP: the pipeline's services table sends client packets here with the network's VNI in metadata.
   (ctx) => {
     const log = ctx.log.child({ plane: 'dhcp' });
-    const dhcp = createDhcpService({ store: ctx.store, log });
+    const dhcp = createDhcpService({
+      store: ctx.store, log, leadership: leadershipOf(ctx),
+      onEvent: (e) => {
+        if (e.type === 'fenced') leaseWriteFenced(ctx, e.network, e.term);
+      },
+    });
     const openflow = openflowPlanes.get(ctx);
     const fabric = fabrics.get(ctx);
     let unsubscribe: (() => void) | undefined;
@@ -189,6 +291,8 @@ export const PLANES: PlaneFactory[] = [
       ...(ovsdbPlanes.has(ctx) ? { hosts: ovsdbPlanes.get(ctx)! } : {}),
       ...(fabrics.has(ctx) ? { dataPlane: fabrics.get(ctx)! } : {}),
       ...(fabrics.has(ctx) && openflowPlanes.has(ctx) ? { ports: portRuntime(fabrics.get(ctx)!, openflowPlanes.get(ctx)!) } : {}),
+      leaders: leaderRuntime(ctx),
+      planeEvents: planeEventsOf(ctx),
     }),
 ];
 

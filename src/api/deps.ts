@@ -23,6 +23,40 @@ export interface MethodDeps {
   guard: WriteGuard;
   info: ApiInfo;
   now(): Date;
+  /** Events of the planes (leadership changes) for `events.subscribe`, beside the store's changes. */
+  planeEvents?: PlaneEvents;
+}
+
+/**
+ * An event a plane publishes that is no store change: `kind` names what it is
+ * about (`leader`: a network's leadership on this replica, key `TENANT/NAME`).
+ * Only admin tokens receive them.
+ */
+export interface PlaneEvent {
+  kind: 'leader';
+  key: string;
+  action: 'leader' | 'backup';
+  value: Record<string, unknown>;
+}
+
+export interface PlaneEvents {
+  publish(event: PlaneEvent): void;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (event: PlaneEvent) => void): () => void;
+}
+
+/** The in-process hub the daemon hands to the planes that publish and to the API. */
+export function createPlaneEvents(): PlaneEvents {
+  const listeners = new Set<(event: PlaneEvent) => void>();
+  return {
+    publish(event) {
+      for (const l of [...listeners]) l(event);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }
 
 /** Every stored object comes back with the revision that last wrote it, usable as `ifRevision`. */

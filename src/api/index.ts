@@ -3,12 +3,13 @@
 // WebSocket. Other planes add their methods to `registry` before start.
 import type { Store } from '../store/store.js';
 import { TokenAuth, ensureAdminToken } from './auth.js';
-import type { ApiInfo, Listener, MethodDeps } from './deps.js';
+import type { ApiInfo, Listener, MethodDeps, PlaneEvents } from './deps.js';
 import { WriteGuard } from './guard.js';
 import { applyMethods } from './methods/apply.js';
 import { eventMethods } from './methods/events.js';
 import { hostMethods, type HostDeps, type HostRuntime } from './methods/host.js';
 import { leaseMethods } from './methods/lease.js';
+import { leaderMethods, type LeaderDeps, type LeaderRuntime } from './methods/leader.js';
 import { networkMethods } from './methods/network.js';
 import { portMethods, type PortDeps, type PortRuntime } from './methods/port.js';
 import { reservationMethods } from './methods/reservation.js';
@@ -27,6 +28,8 @@ export { ApiError, ErrorCode } from './errors.js';
 export { Registry, defineMethod, type AnyMethod, type CallContext, type MethodSpec, type Principal, type Scope } from './registry.js';
 export type { Listener, MethodDeps } from './deps.js';
 export type { HostRuntime } from './methods/host.js';
+export type { LeaderRuntime, LeaderRow, ReplicaStatus } from './methods/leader.js';
+export { createPlaneEvents, type PlaneEvent, type PlaneEvents } from './deps.js';
 
 
 export interface ApiOptions {
@@ -47,13 +50,17 @@ export interface ApiOptions {
   dataPlane?: DataPlane;
   /** Ports, flows and traces of the data plane, for port.*, flows.dump and trace. */
   ports?: PortRuntime;
+  /** The election's view, for leader.list and status. */
+  leaders?: LeaderRuntime;
+  /** Plane events (leadership changes) for events.subscribe. */
+  planeEvents?: PlaneEvents;
 }
 
 /** Calls whose change reaches the switches: they take `wait: true`. */
 const WAITABLE = new Set(['network.create', 'network.update', 'network.delete', 'apply', 'host.admit', 'port.bind', 'port.unbind']);
 
 /** The built-in method groups, in docs order. */
-export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
+export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & LeaderDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
   return [
     ...tenantMethods(deps),
     ...networkMethods(deps),
@@ -61,6 +68,7 @@ export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & { dataPl
     ...leaseMethods(deps),
     ...hostMethods(deps),
     ...portMethods(deps),
+    ...leaderMethods(deps),
     ...tokenMethods(deps),
     ...applyMethods(deps),
     ...statusMethods(deps),
@@ -84,7 +92,7 @@ export class ApiPlane {
       startedAt: (options.startedAt ?? new Date()).getTime(),
       listeners: options.listeners ?? (() => this.listeners()),
     };
-    const deps: MethodDeps & HostDeps & PortDeps & { dataPlane?: DataPlane } = {
+    const deps: MethodDeps & HostDeps & PortDeps & LeaderDeps & { dataPlane?: DataPlane } = {
       store: options.store,
       guard: new WriteGuard(options.store),
       info,
@@ -92,6 +100,8 @@ export class ApiPlane {
       ...(options.hosts ? { hosts: options.hosts } : {}),
       ...(options.dataPlane ? { dataPlane: options.dataPlane } : {}),
       ...(options.ports ? { ports: options.ports } : {}),
+      ...(options.leaders ? { leaders: options.leaders } : {}),
+      ...(options.planeEvents ? { planeEvents: options.planeEvents } : {}),
     };
     this.registry.add(...builtinMethods(deps));
     const endpoint = new RpcEndpoint(this.registry, this.limits, options.log);

@@ -4,14 +4,15 @@ import { z } from 'zod';
 import { KINDS } from '../../model/index.js';
 import { isAdmin } from '../access.js';
 import type { MethodDeps } from '../deps.js';
+import { ReplicaStatus, type LeaderDeps } from './leader.js';
 import { NoParams, defineMethod, type AnyMethod } from '../registry.js';
 
-export function statusMethods({ store, info, now }: MethodDeps): AnyMethod[] {
+export function statusMethods({ store, info, now, leaders }: MethodDeps & LeaderDeps): AnyMethod[] {
   return [
     defineMethod({
       name: 'status',
       summary: 'Version, uptime, store, listeners and object counts.',
-      description: "With a tenant token, `counts` covers the token's tenant only (networks, reservations, leases).",
+      description: "With a tenant token, `counts` covers the token's tenant only (networks, reservations, leases) and `replica` is left out.",
       scope: 'tenant',
       params: NoParams,
       result: z.object({
@@ -21,6 +22,7 @@ export function statusMethods({ store, info, now }: MethodDeps): AnyMethod[] {
         listeners: z.array(z.object({ name: z.string(), address: z.string() })),
         counts: z.record(z.string(), z.number().int()),
         tenant: z.string().optional().describe("the token's tenant, for a tenant token"),
+        replica: ReplicaStatus.optional().describe("this replica's view of its peers and of the store (admin tokens)"),
       }),
       handler: async (_p, { principal }) => {
         const counts: Record<string, number> = {};
@@ -38,6 +40,7 @@ export function statusMethods({ store, info, now }: MethodDeps): AnyMethod[] {
           listeners: info.listeners(),
           counts,
           ...(principal.tenant !== undefined ? { tenant: principal.tenant } : {}),
+          ...(leaders && isAdmin(principal) ? { replica: leaders.replica() } : {}),
         };
       },
     }),

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { registerApply } from './apply.js';
 import { registerHost } from './host.js';
+import { registerLeader } from './leader.js';
 import { registerLease } from './lease.js';
 import { registerNetwork } from './network.js';
 import { registerReservation } from './reservation.js';
@@ -17,6 +18,7 @@ export function registerClientCommands(program: Command): Command {
   registerReservation(program);
   registerLease(program);
   registerHost(program);
+  registerLeader(program);
   registerToken(program);
   registerApply(program);
   registerStatus(program);

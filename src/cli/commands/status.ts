@@ -9,6 +9,27 @@ interface Status {
   listeners: { name: string; address: string }[];
   counts: Record<string, number>;
   tenant?: string;
+  replica?: {
+    replicaId: string;
+    election: boolean;
+    address?: string;
+    leads: number;
+    peers: { replicaId: string; address?: string; lastSeen: number; live: boolean; leads: number }[];
+    store?: { reachable: boolean; latencyMs?: number };
+    adverts?: { sent: number; received: number; rejected: Record<string, number> };
+  };
+}
+
+/** The replica's view of its peers and the store, for `weft status`. */
+function replicaLines(r: NonNullable<Status['replica']>, now = Date.now()): string[] {
+  if (!r.election) return [`replica ${r.replicaId}: single replica, leads every network`, ''];
+  const rejected = Object.entries(r.adverts?.rejected ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+  return [
+    `replica ${r.replicaId}, adverts on ${r.address ?? '-'}, leads ${r.leads} network(s); store ${r.store?.reachable ? `reachable (${r.store.latencyMs ?? '-'} ms)` : 'UNREACHABLE'}`,
+    `adverts sent ${r.adverts?.sent ?? 0}, received ${r.adverts?.received ?? 0}, ignored: ${rejected || 'none'}`,
+    '',
+    table(['PEER', 'ADDRESS', 'STATE', 'LAST ADVERT', 'LEADS'], r.peers.map((p) => [p.replicaId, p.address, p.live ? 'live' : 'dead', `${Math.max(0, now - p.lastSeen)} ms ago`, p.leads])),
+  ];
 }
 
 interface Event {
@@ -19,11 +40,12 @@ interface Event {
 }
 
 export function registerStatus(program: Command): void {
-  clientCommand(program, 'status', 'version, uptime, listeners and object counts').action((_o: unknown, cmd: Command) =>
+  clientCommand(program, 'status', "version, uptime, listeners, object counts, and the replica's view of its peers and the store").action((_o: unknown, cmd: Command) =>
     call<Status>(cmd, 'status', {}, (s) => {
       const lines = [
         `weft ${s.version}, up ${s.uptime} s, store ${s.store.backend} at revision ${s.store.revision}${s.tenant ? `, tenant ${s.tenant}` : ''}`,
         '',
+        ...(s.replica ? replicaLines(s.replica) : []),
         table(['LISTENER', 'ADDRESS'], s.listeners.map((l) => [l.name, l.address])),
         table(['KIND', 'COUNT'], Object.entries(s.counts).map(([k, n]) => [k, n])),
       ];
