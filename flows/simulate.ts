@@ -256,7 +256,7 @@ class SimSwitch {
 }
 
 /** Hosts' switches joined by their tunnels. */
-export class Fabric {
+export class SimulatedCluster {
   private readonly switches = new Map<string, SimSwitch>();
 
   constructor(hosts: readonly SimHost[]) {
@@ -270,7 +270,7 @@ export class Fabric {
 
   private switch(host: string): SimSwitch {
     const sw = this.switches.get(host);
-    if (!sw) throw new RangeError(`no host ${host} in the fabric`);
+    if (!sw) throw new RangeError(`no host ${host} in the simulated cluster`);
     return sw;
   }
 

@@ -7,7 +7,7 @@
 // answers the lookups the packet-in path needs (datapath → host, VNI →
 // network, ofport → port name) and waits for switches to confirm a change.
 import { ipv4, mac } from '../../protocols/openflow/index.js';
-import { bindPort, clusterInputs, desiredFlows, Fabric as SimulatedSwitches, formatTrace, renderFlows, type ClusterHost, type Frame, type Flow, type FlowNetwork, type FlowPort, type FlowTunnel, type PipelineInput, type PortBinding } from '../../flows/index.js';
+import { bindPort, clusterInputs, desiredFlows, SimulatedCluster, formatTrace, renderFlows, type ClusterHost, type Frame, type Flow, type FlowNetwork, type FlowPort, type FlowTunnel, type PipelineInput, type PortBinding } from '../../flows/index.js';
 import type { Host, Lease, Network, Port } from '../model/index.js';
 import type { Change, Store } from '../store/store.js';
 
@@ -537,7 +537,7 @@ export function tracePacket(fabric: Fabric, host: string, port: string, packet: 
   if (!pipelines.has(host)) throw new RangeError(`host ${host} has no pipeline (not admitted, not connected, or its switch not created)`);
   const inPort = /^\d+$/.test(port) ? Number(port) : fabric.ofportOf(host, port);
   if (inPort === undefined) throw new RangeError(`port ${host}/${port} has no ofport`);
-  const sim = new SimulatedSwitches([...pipelines].map(([name, p]) => ({ name, flows: p.flows, tunnels: p.input.tunnels })));
+  const sim = new SimulatedCluster([...pipelines].map(([name, p]) => ({ name, flows: p.flows, tunnels: p.input.tunnels })));
   const walk = sim.send(host, inPort, parsePacket(packet));
   return { lines: formatTrace(walk.trace), delivered: walk.delivered.map((d) => ({ host: d.host, port: d.port })), controller: walk.controller.length > 0 };
 }

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { arpRequest, BROADCAST, dhcpDiscover, ethFrame, ipv4Frame, METADATA_NETWORK_MASK, type Walk } from '../../../flows/index.js';
 import { holds } from '../model/holds.js';
-import { at, fabricOf, fullMesh, macOf, sameNetwork, topologyArb, TUNNEL_BASE, type SimPort, type Topology } from './topology.js';
+import { at, clusterOf, fullMesh, macOf, sameNetwork, topologyArb, TUNNEL_BASE, type SimPort, type Topology } from './topology.js';
 
 const RUNS = 300;
 
@@ -37,7 +37,7 @@ t.test('a broadcast from any port reaches exactly the other ports of its network
     fc.property(withPort, fc.constantFrom('eth', 'arp'), ({ t: topo, i }, kind) => {
       const src = bound(topo)[i]!;
       const frame = kind === 'eth' ? ethFrame({ src: src.mac, dst: BROADCAST }) : arpRequest(src.mac, src.ip, '192.0.2.254');
-      const w = fabricOf(topo).send(src.host, src.ofport, frame);
+      const w = clusterOf(topo).send(src.host, src.ofport, frame);
       const expected = bound(topo)
         .filter((p) => p !== src && sameNetwork(p, src))
         .map(at)
@@ -56,7 +56,7 @@ t.test('a frame of one network never reaches a port of another, nor goes from tu
       topologyArb.filter((t) => bound(t).length > 0),
       fc.array(fc.record({ from: fc.nat(), to: fc.nat(), kind: fc.constantFrom('unicast', 'broadcast', 'ip', 'foreign', 'moved') }), { minLength: 1, maxLength: 12 }),
       (topo, sends) => {
-        const fabric = fabricOf(topo);
+        const cluster = clusterOf(topo);
         const ports = topo.ports;
         for (const s of sends) {
           const src = ports[s.from % ports.length]!;
@@ -72,7 +72,7 @@ t.test('a frame of one network never reaches a port of another, nor goes from tu
                     ? // Another VM's MAC: a migration when weft does not know the MAC, a spoof when it does.
                       ethFrame({ src: dst.mac, dst: BROADCAST })
                     : ethFrame({ src: src.mac, dst: dst.mac });
-          const w = fabric.send(src.host, src.ofport, frame);
+          const w = cluster.send(src.host, src.ofport, frame);
           if (w.loop || tunnelToTunnel(w)) return false;
           for (const d of w.delivered) {
             const to = ports.find((p) => p.host === d.host && p.ofport === d.port);
@@ -98,10 +98,10 @@ t.test('after A to B and B to A, unicast from A to B reaches B only, on one host
     t,
     'learned unicast',
     fc.property(pair, ({ topo, pair: [a, b] }) => {
-      const fabric = fabricOf(topo);
-      fabric.send(a.host, a.ofport, ethFrame({ src: a.mac, dst: b.mac }));
-      fabric.send(b.host, b.ofport, ethFrame({ src: b.mac, dst: a.mac }));
-      const w = fabric.send(a.host, a.ofport, ethFrame({ src: a.mac, dst: b.mac }));
+      const cluster = clusterOf(topo);
+      cluster.send(a.host, a.ofport, ethFrame({ src: a.mac, dst: b.mac }));
+      cluster.send(b.host, b.ofport, ethFrame({ src: b.mac, dst: a.mac }));
+      const w = cluster.send(a.host, a.ofport, ethFrame({ src: a.mac, dst: b.mac }));
       return !w.loop && w.delivered.map(at).join() === at(b);
     }),
     RUNS,
@@ -119,7 +119,7 @@ t.test('a port whose MAC is known cannot send with another source MAC', async (t
         const src = bound(topo)[i]!;
         const spoofed = '52:54:00:ff:ff:01';
         const frame = kind === 'broadcast' ? ethFrame({ src: spoofed, dst: BROADCAST }) : kind === 'arp' ? arpRequest(spoofed, src.ip, '192.0.2.254') : dhcpDiscover(spoofed);
-        const w = fabricOf(topo).send(src.host, src.ofport, frame);
+        const w = clusterOf(topo).send(src.host, src.ofport, frame);
         return !w.loop && w.delivered.length === 0 && w.controller.length === 0;
       },
     ),
@@ -138,7 +138,7 @@ t.test("a port whose addresses are known cannot claim another's", async (t) => {
         const src = bound(topo)[i]!;
         const other = '198.51.100.7';
         const frame = kind === 'arp' ? arpRequest(src.mac, other, '192.0.2.254') : ipv4Frame(src.mac, BROADCAST, other, '192.0.2.255');
-        const w = fabricOf(topo).send(src.host, src.ofport, frame);
+        const w = clusterOf(topo).send(src.host, src.ofport, frame);
         return !w.loop && w.delivered.length === 0 && w.controller.length === 0;
       },
     ),
@@ -152,7 +152,7 @@ t.test("DHCP from a client goes to the controller on the client's host with its 
     'DHCP to the controller',
     fc.property(withPort, ({ t: topo, i }) => {
       const src = bound(topo)[i]!;
-      const w = fabricOf(topo).send(src.host, src.ofport, dhcpDiscover(src.mac));
+      const w = clusterOf(topo).send(src.host, src.ofport, dhcpDiscover(src.mac));
       if (w.loop) return false;
       if (src.network!.dhcp === false) {
         // Left to the tenant's own server: flooded like any broadcast.
@@ -172,12 +172,12 @@ t.test('frames from an unbound port go nowhere', async (t) => {
     fc.property(
       topologyArb.filter((t) => t.ports.some((p) => p.network === undefined)),
       (topo) => {
-        const fabric = fabricOf(topo);
+        const cluster = clusterOf(topo);
         return topo.ports
           .filter((p) => p.network === undefined)
           .every((p) => {
-            const w = fabric.send(p.host, p.ofport, ethFrame({ src: p.mac, dst: BROADCAST }));
-            const d = fabric.send(p.host, p.ofport, dhcpDiscover(p.mac));
+            const w = cluster.send(p.host, p.ofport, ethFrame({ src: p.mac, dst: BROADCAST }));
+            const d = cluster.send(p.host, p.ofport, dhcpDiscover(p.mac));
             return w.delivered.length === 0 && d.delivered.length === 0 && d.controller.length === 0;
           });
       },
@@ -196,12 +196,12 @@ t.test('a frame from a tunnel never leaves through another, even when what a hos
     hosts: ['hv1', 'hv2', 'hv3'].map((name) => ({ name, ports: [1, 2].map((ofport) => ({ name: `tap${ofport}`, ofport, tag: 11 })), tunnels: mesh.get(name)! })),
     ports: [],
   };
-  const fabric = fabricOf(topo);
+  const cluster = clusterOf(topo);
   const [x, y, z] = [macOf(1), macOf(2), macOf(3)];
-  fabric.send('hv2', 1, ethFrame({ src: x, dst: BROADCAST }));
-  fabric.send('hv2', 2, ethFrame({ src: y, dst: BROADCAST }));
-  fabric.send('hv1', 1, ethFrame({ src: x, dst: y }));
-  const w = fabric.send('hv3', 1, ethFrame({ src: z, dst: x }));
+  cluster.send('hv2', 1, ethFrame({ src: x, dst: BROADCAST }));
+  cluster.send('hv2', 2, ethFrame({ src: y, dst: BROADCAST }));
+  cluster.send('hv1', 1, ethFrame({ src: x, dst: y }));
+  const w = cluster.send('hv3', 1, ethFrame({ src: z, dst: x }));
   t.notOk(tunnelToTunnel(w), 'hv2 does not relay hv3’s frame to hv1');
   t.notOk(w.loop);
   t.same(w.delivered.map(at), ['hv2:1'], 'the stale entry hv2 learned from its own port wins, until it ages out or X speaks');

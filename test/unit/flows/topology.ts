@@ -2,7 +2,7 @@
 // mesh, networks of two tenants that reuse the same subnet, and ports bound
 // by tag or explicitly, with or without known MACs and addresses.
 import fc from 'fast-check';
-import { clusterInputs, desiredFlows, Fabric, networkRefOf, type ClusterHost, type FlowNetwork, type FlowPort } from '../../../flows/index.js';
+import { clusterInputs, desiredFlows, SimulatedCluster, networkRefOf, type ClusterHost, type FlowNetwork, type FlowPort } from '../../../flows/index.js';
 
 export interface SimPort {
   host: string;
@@ -77,9 +77,9 @@ export const topologyArb: fc.Arbitrary<Topology> = fc
     return { networks, hosts, ports };
   });
 
-export function fabricOf(t: Topology): Fabric {
+export function clusterOf(t: Topology): SimulatedCluster {
   const inputs = clusterInputs(t.networks, t.hosts);
-  return new Fabric(t.hosts.map((h) => ({ name: h.name, flows: desiredFlows(inputs.get(h.name)!), tunnels: h.tunnels })));
+  return new SimulatedCluster(t.hosts.map((h) => ({ name: h.name, flows: desiredFlows(inputs.get(h.name)!), tunnels: h.tunnels })));
 }
 
 /** host:ofport, the way the assertions compare where frames end up. */
