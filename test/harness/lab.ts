@@ -4,7 +4,7 @@
 // id so labs run in parallel, and everything is removed on teardown, on a
 // signal, or later by `sweep` when the owning process died.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ovs } from './ovs.js';
@@ -46,13 +46,18 @@ for ifname in sys.argv[1:]:
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 // LAB.md section 5: client scripts that only set the address (the packaged
-// ones would rewrite the host's /etc/resolv.conf).
+// ones would rewrite the host's /etc/resolv.conf). Each also leaves the
+// environment of its last call (the options the client received) in
+// `<lab dir>/<VM netns>.<client>.env`, and appends the event to `.events`.
+const RECORD_ENV = (client: string, event: string) => `d=$(dirname "$0"); ns=$(ip netns identify 2>/dev/null)
+env > "$d/$ns.${client}.env.tmp" && mv "$d/$ns.${client}.env.tmp" "$d/$ns.${client}.env"; echo "${event}" >> "$d/$ns.${client}.events"
+`;
 const DHCLIENT_SH = `#!/bin/sh
-case "$reason" in BOUND|RENEW|REBIND|REBOOT) ip addr flush dev "$interface" scope global
+${RECORD_ENV('dhclient', '$reason')}case "$reason" in BOUND|RENEW|REBIND|REBOOT) ip addr flush dev "$interface" scope global
   ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface";; esac; exit 0
 `;
 const UDHCPC_SH = `#!/bin/sh
-case "$1" in deconfig) ip addr flush dev "$interface" scope global;;
+${RECORD_ENV('udhcpc', '$1')}case "$1" in deconfig) ip addr flush dev "$interface" scope global;;
   bound|renew) ip addr flush dev "$interface" scope global; ip addr add "$ip/\${mask:-24}" dev "$interface";; esac; exit 0
 `;
 
@@ -187,12 +192,16 @@ export class Vm {
     return [...text.matchAll(/inet (\S+)/g)].map((m) => m[1]!);
   }
 
-  /** One DORA with ISC dhclient and the minimal script; returns the bound address. dhclient is stopped afterwards. */
-  async dhclient(opts: { timeout?: number } = {}): Promise<string> {
+  /**
+   * One DORA with ISC dhclient and the minimal script; returns the bound address. dhclient is stopped afterwards.
+   * `request` replaces dhclient's default parameter request list (e.g. to add `interface-mtu`, as Debian's dhclient.conf does).
+   * The lease file is kept between calls, so a second call starts with INIT-REBOOT.
+   */
+  async dhclient(opts: { timeout?: number; request?: string[] } = {}): Promise<string> {
     const dir = this.lab.dir;
     const pidfile = join(dir, `${this.netns}.dhclient.pid`);
     const conf = join(dir, `${this.netns}.dhclient.conf`);
-    writeFileSync(conf, `timeout ${opts.timeout ?? 20};\n`);
+    writeFileSync(conf, `timeout ${opts.timeout ?? 20};\n${opts.request ? `request ${opts.request.join(', ')};\n` : ''}`);
     try {
       await this.exec(
         'dhclient',
@@ -209,16 +218,34 @@ export class Vm {
     return this.boundAddress();
   }
 
-  /** One DORA with busybox udhcpc and the minimal script; returns the bound address. */
-  async udhcpc(opts: { tries?: number; timeout?: number } = {}): Promise<string> {
+  /** One DORA with busybox udhcpc and the minimal script; returns the bound address. `options` are requested with `-O` (e.g. `mtu`). */
+  async udhcpc(opts: { tries?: number; timeout?: number; options?: string[] } = {}): Promise<string> {
     const tries = opts.tries ?? 5;
     const t = opts.timeout ?? 2;
     await this.exec(
       'udhcpc',
-      ['-i', 'eth0', '-n', '-q', '-f', '-t', String(tries), '-T', String(t), '-s', this.lab.script('udhcpc')],
+      ['-i', 'eth0', '-n', '-q', '-f', '-t', String(tries), '-T', String(t), ...(opts.options ?? []).flatMap((o) => ['-O', o]), '-s', this.lab.script('udhcpc')],
       { timeout: (tries * t + 10) * 1000 },
     );
     return this.boundAddress();
+  }
+
+  /** The environment the client's script got on its last call (the options received), or undefined if it never ran. */
+  dhcpEnv(client: 'dhclient' | 'udhcpc'): Record<string, string> | undefined {
+    const file = join(this.lab.dir, `${this.netns}.${client}.env`);
+    if (!existsSync(file)) return undefined;
+    const env: Record<string, string> = {};
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return env;
+  }
+
+  /** The events the client's script was called with, in order (`BOUND`, `RENEW`, `bound`, `renew`...). */
+  dhcpEvents(client: 'dhclient' | 'udhcpc'): string[] {
+    const file = join(this.lab.dir, `${this.netns}.${client}.events`);
+    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
   }
 
   private async boundAddress(): Promise<string> {
