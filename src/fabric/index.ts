@@ -18,6 +18,10 @@ export interface ReportedPort {
   tag?: number;
   /** `external_ids:attached-mac`: the MAC the hypervisor declares. */
   mac?: string;
+  /** `external_ids:iface-id`: libvirt's interface UUID, OVN's logical port, or a `tenant/network` of weft's. */
+  ifaceId?: string;
+  /** The Interface's and Port's `external_ids` (the Port's win), where `weft-network` is read. */
+  externalIds?: Readonly<Record<string, string>>;
 }
 
 /** What the fabric reads of a host's integration bridge. */
@@ -67,7 +71,7 @@ export interface FabricPort {
   tag?: number;
   /** The network the port is in (`tenant/network`), if bound. */
   network?: string;
-  /** `binding`: by `port.bind`; `tag`: the network whose VLAN is the port's tag. */
+  /** `binding`: by `port.bind` or the port's `external_ids` (see `hostBinding`); `tag`: the network whose VLAN is the port's tag. */
   boundBy?: 'binding' | 'tag';
   /** Why the port is in no network. */
   unbound?: 'no-ofport' | 'unknown-network' | 'unknown-tag' | 'no-tag';
@@ -429,7 +433,8 @@ export class Fabric {
   /** A reported port with its binding and the addresses port security holds it to. */
   private flowPort(host: string, vm: ReportedPort, networks: readonly FlowNetwork[]): { port: FlowPort; binding: PortBinding } {
     const stored = this.bindings.get(`${host}/${vm.name}`);
-    const base: FlowPort = { name: vm.name, ofport: vm.ofport, tag: vm.tag, ...(stored?.network ? { network: stored.network } : {}) };
+    const explicit = stored?.network ?? hostBinding(vm);
+    const base: FlowPort = { name: vm.name, ofport: vm.ofport, tag: vm.tag, ...(explicit !== undefined ? { network: explicit } : {}) };
     const binding = bindPort(networks, base);
     if (!binding.bound) return { port: base, binding };
     const ref = `${binding.network.tenant}/${binding.network.name}`;
@@ -498,6 +503,27 @@ export class Fabric {
       );
     }
   }
+}
+
+/** The external_ids key an operator or a hook script sets to put a port in a network. */
+export const NETWORK_KEY = 'weft-network';
+
+const NETWORK_REF = /^[^/\s]+\/[^/\s]+$/;
+
+/**
+ * The binding a host declares on a port, below `port.bind` and above the
+ * tag: `external_ids:weft-network` (any non-empty value: one that names no
+ * network leaves the port unbound, as a stale `port.bind` does), else
+ * `external_ids:iface-id` when it has the `tenant/network` form. Other
+ * iface-ids are ignored: libvirt sets a UUID there and OVN a logical port
+ * name, neither of them a network, and a port carrying one still joins by
+ * its tag.
+ */
+export function hostBinding(vm: Pick<ReportedPort, 'ifaceId' | 'externalIds'>): string | undefined {
+  const declared = vm.externalIds?.[NETWORK_KEY];
+  if (declared) return declared;
+  const ifaceId = vm.ifaceId ?? vm.externalIds?.['iface-id'];
+  return ifaceId !== undefined && NETWORK_REF.test(ifaceId) ? ifaceId : undefined;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,7 +5,8 @@
 // library computes it; a DHCP DISCOVER injected on a port comes back as an
 // OFFER out of that port, through packet-in, the DHCP service and
 // packet-out; and `network.create` with `wait: true` answers only once the
-// flows are on the switches.
+// flows are on the switches. Ports join networks by port.bind, by their
+// external_ids, or by their tag.
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -180,5 +181,24 @@ t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on
     t.ok((await dump(hosts[0]!.ovs, 'br-int')).some((l) => /tun_id=0xc|write_metadata:0xc\//.test(l) || l.includes('metadata:0xc')), 'hv1 holds flows of VNI 12 when the call returns');
     const { ports } = await client.call<{ ports: { host: string; network?: string; boundBy?: string }[] }>('port.list', { host: 'hv1' });
     t.same(ports.map((p) => [p.network, p.boundBy]), [['acme/db', 'binding']]);
+  });
+
+  await t.test("external_ids:weft-network on a host's port binds it, below port.bind and above the tag", async (t) => {
+    const h = hosts[1]!;
+    await h.ovs.vsctl('set', 'Interface', 'p1', 'external_ids:weft-network=acme/db');
+    const moved = await eventually('hv2/p1 in acme/db', async () => {
+      const p = await client.call<{ network?: string; boundBy?: string; binding?: string }>('port.get', { host: 'hv2', name: 'p1' });
+      return p.network === 'acme/db' ? p : undefined;
+    }, 15_000);
+    t.same([moved.boundBy, moved.binding], ['binding', undefined], 'an explicit binding, not one stored by port.bind');
+    await client.call('port.bind', { host: 'hv2', name: 'p1', network: 'acme/web', wait: true });
+    t.equal((await client.call<{ network?: string }>('port.get', { host: 'hv2', name: 'p1' })).network, 'acme/web', 'port.bind wins');
+    await client.call('port.unbind', { host: 'hv2', name: 'p1', wait: true });
+    t.equal((await client.call<{ network?: string }>('port.get', { host: 'hv2', name: 'p1' })).network, 'acme/db', 'without it, external_ids decides again');
+    await h.ovs.vsctl('remove', 'Interface', 'p1', 'external_ids', 'weft-network');
+    await eventually('hv2/p1 back in acme/web by its tag', async () => {
+      const p = await client.call<{ network?: string; boundBy?: string }>('port.get', { host: 'hv2', name: 'p1' });
+      return p.network === 'acme/web' && p.boundBy === 'tag' ? p : undefined;
+    }, 15_000);
   });
 });
