@@ -1,6 +1,8 @@
-// The victim of the crash test: writes leases with many commits in flight and
-// reports each one on stdout only after its commit resolved, until it is
-// killed. Usage: node store-crash-child.js FILE NAMESPACE FIRST_SEQ ADDRESSES
+// The victim of the crash test (store-crash.ts): writes leases with many
+// commits in flight and reports each one on stdout only after its commit
+// resolved, until it is killed. Usage:
+// node store-crash-child.js sqlite FILE NAMESPACE FIRST_SEQ ADDRESSES
+// node store-crash-child.js ovsdb REMOTE[,REMOTE...] NAMESPACE FIRST_SEQ ADDRESSES
 //
 // Leases overwrite one another (the key is seq mod ADDRESSES), so the parent can
 // also check that a later acknowledged value is never replaced by an earlier
@@ -9,12 +11,15 @@
 // claims a term now and then and fences every write with the term it holds;
 // writes caught behind a claim are fenced and retried under the new term.
 import { writeSync } from 'node:fs';
+import { openOvsdbClusterStore } from '../../src/store/ovsdb-cluster.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { FencedError, put, type Op } from '../../src/store/store.js';
+import { FencedError, put, type Op, type Store } from '../../src/store/store.js';
 import { lease, leaseKey } from '../unit/store/leases.js';
 
-const [file, namespace, first, addresses] = process.argv.slice(2);
-if (!file || !namespace || !first || !addresses) throw new Error('usage: store-crash-child FILE NAMESPACE FIRST_SEQ ADDRESSES');
+const [backend, target, namespace, first, addresses] = process.argv.slice(2);
+if (!(backend === 'sqlite' || backend === 'ovsdb') || !target || !namespace || !first || !addresses) {
+  throw new Error('usage: store-crash-child sqlite FILE|ovsdb REMOTES NAMESPACE FIRST_SEQ ADDRESSES');
+}
 const ADDRESSES = Number(addresses);
 const ns = namespace;
 
@@ -40,8 +45,11 @@ function say(line: string): void {
 // The parent starts us ahead of time, while it still checks the store after
 // the previous kill, and says `go` when the store is ours.
 await new Promise((resolve) => process.stdin.once('data', resolve));
-// A short history keeps the file small, so the parent's checks stay quick.
-const store = await openSqliteStore(file, { historyRevisions: 1000 });
+// A short history keeps the store small, so the parent's checks stay quick.
+const store: Store =
+  backend === 'sqlite'
+    ? await openSqliteStore(target, { historyRevisions: 1000 })
+    : await openOvsdbClusterStore({ remotes: target.split(','), historyRevisions: 1000 });
 const scope = `network:${ns}-t/net`;
 let term = await store.term(scope);
 say('ready\n');
