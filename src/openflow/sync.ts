@@ -237,34 +237,42 @@ export async function commitBundle(session: Session, mods: Outgoing[]): Promise<
   bundleIds = bundleIds >= 0xffffffff ? 1 : bundleIds + 1;
   const flags = OFPBF.ATOMIC | OFPBF.ORDERED;
   const none = new Uint8Array(0);
-  const xids = session.reserveXids(mods.length + 2);
-  const addXids = xids.slice(1, -1);
+  // open, the adds, commit, barrier
+  const xids = session.reserveXids(mods.length + 3);
+  const [openXid, commitXid, barrierXid] = [xids[0]!, xids[xids.length - 2]!, xids[xids.length - 1]!];
+  const addXids = xids.slice(1, -2);
   const all: Outgoing[] = [
     { type: 'bundle_control', bundleId, controlType: OFPBCT.OPEN_REQUEST, flags, properties: none },
     // The encoder gives the bundled message its BUNDLE_ADD's xid, as OpenFlow 1.4 asks (errors about it come back
     // with that xid), so the flow-mod goes in as it is, without a copy to set one.
     ...mods.map((m): Outgoing => ({ type: 'bundle_add', bundleId, flags, message: m as Message, properties: none })),
     { type: 'bundle_control', bundleId, controlType: OFPBCT.COMMIT_REQUEST, flags, properties: none },
+    // In the same write: the switch answers in order, so the barrier's reply follows the commit's without a round trip more.
+    { type: 'barrier_request' },
   ];
-  const openWait = session.expect(xids[0]!, undefined, 'bundle open');
-  const commitWait = session.expect(xids[xids.length - 1]!, undefined, 'bundle commit');
-  // A failed open also fails the commit; neither rejection may go unobserved.
+  const openWait = session.expect(openXid, undefined, 'bundle open');
+  const commitWait = session.expect(commitXid, undefined, 'bundle commit');
+  const barrierWait = session.expect(barrierXid, undefined, 'barrier after the bundle');
+  // A failed open also fails the commit; no rejection may go unobserved.
   openWait.catch(() => undefined);
   commitWait.catch(() => undefined);
+  barrierWait.catch(() => undefined);
   const addErrors = session.track(addXids);
   try {
     session.sendMany(all, xids);
     const [o, c] = await Promise.all([openWait, commitWait]);
     if (o.type !== 'bundle_control' || o.controlType !== OFPBCT.OPEN_REPLY) throw new SyncError(`bundle open answered by ${o.type}`);
     if (c.type !== 'bundle_control' || c.controlType !== OFPBCT.COMMIT_REPLY) throw new SyncError(`bundle commit answered by ${c.type}`);
-    await session.barrier();
+    const b = await barrierWait;
+    if (b.type !== 'barrier_reply') throw new SyncError(`barrier answered by ${b.type}`);
   } catch (e) {
     // The switch names the flow it refused first, then fails the commit: report the flow.
     const first = addErrors[0];
     throw first ? new OpenFlowError(first.errorType, first.code, first.data) : e;
   } finally {
     session.untrack(addXids);
-    session.forget(xids[0]!);
-    session.forget(xids[xids.length - 1]!);
+    session.forget(openXid);
+    session.forget(commitXid);
+    session.forget(barrierXid);
   }
 }

@@ -17,6 +17,7 @@ import { Ovs } from '../harness/ovs.js';
 import { out } from '../harness/proc.js';
 import { dpidOf, dump, eventually, manyFlows, startPlane } from '../integration/openflow-switch.js';
 import { runPacketIn } from './openflow-packet-in.js';
+import { runWait } from './openflow-wait.js';
 
 const N = Number(process.env.WEFT_BENCH_FLOWS ?? 10_000);
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
@@ -39,7 +40,8 @@ function flowFile(dir: string, name: string, flows: Flow[]): string {
 export async function run(): Promise<unknown> {
   const installs = process.env.WEFT_BENCH_INSTALL === '0' ? undefined : await runInstalls();
   const packetIn = process.env.WEFT_BENCH_PACKET_IN === '0' ? undefined : await runPacketIn();
-  return { ...(installs ?? {}), ...(packetIn ? { packetIn } : {}) };
+  const networkCreateWait = process.env.WEFT_BENCH_WAIT === '0' ? undefined : await runWait();
+  return { ...(installs ?? {}), ...(packetIn ? { packetIn } : {}), ...(networkCreateWait ? { networkCreateWait } : {}) };
 }
 
 async function runInstalls(): Promise<Record<string, unknown>> {

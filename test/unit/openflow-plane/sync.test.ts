@@ -108,6 +108,14 @@ t.test('apply: a switch that refuses bundles gets adds, a barrier, then deletes 
   const open = await peer.nextOf('bundle_control');
   // OFPBRC_BAD_EXPERIMENTER: no bundles here.
   peer.send({ type: 'error', xid: open.xid, errorType: 1, code: 3, data: new Uint8Array(0) });
+  // The bundle's own messages (its adds, commit and the barrier sent with them) come first; then the ordered path.
+  for (;;) {
+    const m = await peer.next();
+    if (m.type === 'barrier_request') {
+      peer.send({ type: 'barrier_reply', xid: m.xid });
+      break;
+    }
+  }
   const order: string[] = [];
   for (;;) {
     const m = await peer.next();
