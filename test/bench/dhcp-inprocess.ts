@@ -14,15 +14,13 @@
 // WEFT_BENCH_DIR picks the directory (default the OS temp dir; the JSON says
 // which file system it measured), WEFT_BENCH_DORAS the measured DORAs (default
 // 12,000), WEFT_BENCH_CONCURRENCY the DORAs in flight (default 256).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDhcpService, type DhcpService } from '../../src/dhcp/index.js';
 import { Network, keyOf } from '../../src/model/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { put, type Store } from '../../src/store/store.js';
 import { frame, mac, parseReply, quiet } from '../unit/dhcp-server/client.js';
+import { fileSystemOf, loopTurns, quantiles, round, withBenchDir } from './stats.js';
 
 const DORAS = Number(process.env.WEFT_BENCH_DORAS ?? 12_000);
 const WARMUP = Math.min(2_000, DORAS);
@@ -84,29 +82,13 @@ interface Figures {
   failed: number;
 }
 
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-function quantiles(values: number[]): (q: number) => number {
-  const sorted = Float64Array.from(values).sort();
-  return (q) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
-}
-
 async function drive(dhcp: DhcpService, net: string, clients: Client[], concurrency: number): Promise<Figures & { acked: Map<string, number> }> {
   const doraMs: number[] = [];
   const ackMs: number[] = [];
   const acked = new Map<string, number>();
   let failed = 0;
   let next = 0;
-  const turns: number[] = [];
-  let probing = true;
-  let last = performance.now();
-  const probe = () => {
-    const now = performance.now();
-    turns.push(now - last);
-    last = now;
-    if (probing) setImmediate(probe);
-  };
-  setImmediate(probe);
+  const turns = loopTurns();
 
   const one = async (i: number) => {
     const c = clients[i]!;
@@ -142,10 +124,9 @@ async function drive(dhcp: DhcpService, net: string, clients: Client[], concurre
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
   const used = process.cpuUsage(cpu);
-  probing = false;
+  const turn = quantiles(turns());
   const dora = quantiles(doraMs);
   const ack = quantiles(ackMs);
-  const turn = quantiles(turns);
   return {
     doras: doraMs.length,
     concurrency,
@@ -167,14 +148,6 @@ function poolNetwork(tenant: string): Network {
   });
 }
 
-function fileSystemOf(dir: string): string {
-  try {
-    return execFileSync('df', ['--output=fstype,source', dir], { encoding: 'utf8' }).trim().split('\n').pop()!.trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function verify(store: Store, net: string, acked: Map<string, number>, clients: number): Promise<void> {
   const stored = await store.list('lease', { prefix: `${net}/` });
   const bound = new Map(stored.filter((l) => l.value.state === 'bound').map((l) => [l.value.ip, l.value.mac]));
@@ -185,9 +158,8 @@ async function verify(store: Store, net: string, acked: Map<string, number>, cli
   if (macs.size !== bound.size) throw new Error('a MAC holds two bound leases');
 }
 
-export async function run(): Promise<unknown> {
-  const dir = mkdtempSync(join(process.env.WEFT_BENCH_DIR ?? tmpdir(), 'weft-bench-dhcp-'));
-  try {
+export function run(): Promise<unknown> {
+  return withBenchDir('weft-bench-dhcp-', async (dir) => {
     const store = await openSqliteStore(join(dir, 'weft.db'));
     const warm = poolNetwork('warm');
     const bench = poolNetwork('bench');
@@ -208,7 +180,5 @@ export async function run(): Promise<unknown> {
       await dhcp.close();
       await store.close();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

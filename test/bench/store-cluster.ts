@@ -10,9 +10,6 @@
 // WEFT_BENCH_DIR picks the directory (default the OS temp dir; not a tmpfs if
 // you mean to measure the disk), WEFT_BENCH_SECONDS the length of each phase
 // (default 3).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyOf } from '../../src/model/index.js';
 import { openOvsdbClusterStore } from '../../src/store/ovsdb-cluster.js';
@@ -21,37 +18,12 @@ import { put, type Fence, type Store } from '../../src/store/store.js';
 import { Cluster } from '../harness/cluster.js';
 import { namespace } from '../unit/store/conformance.js';
 import { lease } from '../unit/store/leases.js';
+import { fileSystemOf, round, withBenchDir, writeFigures, type WriteFigures } from './stats.js';
 
 const seconds = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 
-interface Figures {
-  writes: number;
-  writesPerSecond: number;
-  latencyMs: { p50: number; p99: number; max: number };
-}
-
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-function figures(latencies: number[], elapsedMs: number): Figures {
-  const sorted = Float64Array.from(latencies).sort();
-  const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
-  return {
-    writes: latencies.length,
-    writesPerSecond: Math.round((latencies.length * 1000) / elapsedMs),
-    latencyMs: { p50: at(0.5), p99: at(0.99), max: round(sorted[sorted.length - 1] ?? NaN) },
-  };
-}
-
-function fileSystemOf(dir: string): string {
-  try {
-    return execFileSync('df', ['--output=fstype,source', dir], { encoding: 'utf8' }).trim().split('\n').pop()!.trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** `inFlight` fenced lease commits outstanding at all times for `seconds`. */
-async function leaseWrites(store: Store, inFlight: number): Promise<Figures> {
+async function leaseWrites(store: Store, inFlight: number): Promise<WriteFigures> {
   const ns = namespace();
   const scope = `network:${ns}-t/net`;
   const fence: Fence = { scope, term: await store.claimTerm(scope, 0) };
@@ -70,11 +42,11 @@ async function leaseWrites(store: Store, inFlight: number): Promise<Figures> {
       }
     }),
   );
-  return figures(latencies, performance.now() - start);
+  return writeFigures(latencies, performance.now() - start);
 }
 
-async function phases(name: string, store: Store): Promise<Record<string, Figures>> {
-  const out: Record<string, Figures> = {};
+async function phases(name: string, store: Store): Promise<Record<string, WriteFigures>> {
+  const out: Record<string, WriteFigures> = {};
   for (const inFlight of [1, 64, 1024]) {
     process.stderr.write(`  ${name}, ${inFlight} in flight (${seconds} s)\n`);
     out[`inFlight${inFlight}`] = await leaseWrites(store, inFlight);
@@ -82,14 +54,13 @@ async function phases(name: string, store: Store): Promise<Record<string, Figure
   return out;
 }
 
-export async function run(): Promise<unknown> {
-  const dir = mkdtempSync(join(process.env.WEFT_BENCH_DIR ?? tmpdir(), 'weft-bench-cluster-'));
-  try {
+export function run(): Promise<unknown> {
+  return withBenchDir('weft-bench-cluster-', async (dir) => {
     const sqliteStore = await openSqliteStore(join(dir, 'store.sqlite'));
     const sqlite = await phases('sqlite', sqliteStore).finally(() => sqliteStore.close());
 
     const cluster = await Cluster.start({ parent: dir });
-    let clustered: Record<string, Figures>;
+    let clustered: Record<string, WriteFigures>;
     try {
       const store = await openOvsdbClusterStore({ remotes: cluster.remotes });
       clustered = await phases('ovsdb cluster (3 members)', store).finally(() => store.close());
@@ -109,7 +80,5 @@ export async function run(): Promise<unknown> {
       cluster: clustered,
       clusterToSqlite: { inFlight1: ratio('inFlight1'), inFlight64: ratio('inFlight64'), inFlight1024: ratio('inFlight1024') },
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

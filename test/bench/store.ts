@@ -5,22 +5,18 @@
 // WEFT_BENCH_DIR picks the directory (default: the OS temp dir; make sure it
 // is on the disk you mean, not a tmpfs: the JSON says which file system it
 // measured), WEFT_BENCH_SECONDS the length of each phase (default 3).
-import { execFileSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyOf } from '../../src/model/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { put, type Store } from '../../src/store/store.js';
 import { namespace } from '../unit/store/conformance.js';
 import { lease } from '../unit/store/leases.js';
+import { fileSystemOf, loopTurns, quantiles, round, withBenchDir, writeFigures, type WriteFigures } from './stats.js';
 
 const seconds = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 
-interface Figures {
-  writes: number;
-  writesPerSecond: number;
-  latencyMs: { p50: number; p99: number; max: number };
+interface Figures extends WriteFigures {
   /**
    * How long one turn of the event loop took, p99 and max: the flush and its
    * fsync run on the main thread and block everything else meanwhile.
@@ -28,47 +24,14 @@ interface Figures {
   eventLoopTurnMs?: { p99: number; max: number };
 }
 
-function figures(latencies: number[], elapsedMs: number): Figures {
-  const sorted = Float64Array.from(latencies).sort();
-  const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
-  return {
-    writes: latencies.length,
-    writesPerSecond: Math.round((latencies.length * 1000) / elapsedMs),
-    latencyMs: { p50: at(0.5), p99: at(0.99), max: round(sorted[sorted.length - 1] ?? NaN) },
-  };
-}
-
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-function fileSystemOf(dir: string): string {
-  try {
-    return execFileSync('df', ['--output=fstype,source', dir], { encoding: 'utf8' }).trim().split('\n').pop()!.trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function timed(run: (deadline: number) => Promise<number[]>, probeLoop = true): Promise<Figures> {
-  // A setImmediate chain runs once per loop turn: the gaps between its runs
-  // are the turns' lengths. (monitorEventLoopDelay samples with a timer and
-  // sees nothing when the loop never idles.)
-  const turns: number[] = [];
-  let probing = probeLoop;
-  let last = performance.now();
-  const probe = () => {
-    const now = performance.now();
-    turns.push(now - last);
-    last = now;
-    if (probing) setImmediate(probe);
-  };
-  if (probing) setImmediate(probe);
+  const turns = probeLoop ? loopTurns() : undefined;
   const start = performance.now();
   const latencies = await run(start + seconds * 1000);
-  const result = figures(latencies, performance.now() - start);
-  probing = false;
-  if (probeLoop) {
-    const t = figures(turns, 1).latencyMs;
-    result.eventLoopTurnMs = { p99: t.p99, max: t.max };
+  const result: Figures = writeFigures(latencies, performance.now() - start);
+  if (turns) {
+    const at = quantiles(turns());
+    result.eventLoopTurnMs = { p99: at(0.99), max: at(1) };
   }
   return result;
 }
@@ -136,9 +99,8 @@ async function appendFsync(file: string): Promise<Figures> {
   }
 }
 
-export async function run(): Promise<unknown> {
-  const dir = mkdtempSync(join(process.env.WEFT_BENCH_DIR ?? tmpdir(), 'weft-bench-store-'));
-  try {
+export function run(): Promise<unknown> {
+  return withBenchDir('weft-bench-store-', async (dir) => {
     const store = await openSqliteStore(join(dir, 'store.sqlite'));
     try {
       process.stderr.write(`  sqlite, one commit at a time (${seconds} s)\n`);
@@ -164,7 +126,5 @@ export async function run(): Promise<unknown> {
     } finally {
       await store.close();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
