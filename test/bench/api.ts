@@ -3,57 +3,23 @@
 // network.get calls per second and p50/p99 latency over one WebSocket with
 // pipelined calls and over one HTTP keep-alive connection, and the time to
 // apply a 100-network manifest.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { HttpClient } from '../../src/api/client.js';
+import { serve } from '../harness/daemon.js';
+import { quantiles, withBenchDir } from './stats.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const WS_CALLS = 100_000;
 const WS_WINDOW = 256;
 const HTTP_CALLS = 10_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 1000) / 1000;
-}
-
 function summary(latencies: Float64Array, seconds: number, errors: number) {
-  const sorted = latencies.slice().sort();
-  return { calls: latencies.length, callsPerSecond: Math.round(latencies.length / seconds), p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), errors };
-}
-
-async function startDaemon(data: string, port: number): Promise<ChildProcess> {
-  const daemon = spawn(process.execPath, [cli, 'serve', '--data', data, '--api', `127.0.0.1:${port}`, '--log-level', 'warn', '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return daemon;
-    } catch {
-      /* not up yet */
-    }
-    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error('weft serve did not come up');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const at = quantiles(latencies);
+  return { calls: latencies.length, callsPerSecond: Math.round(latencies.length / seconds), p50Ms: at(0.5), p99Ms: at(0.99), errors };
 }
 
 /** `calls` network.get calls over one WebSocket, at most `window` in flight. */
-async function overWebSocket(port: number, token: string, calls: number, window: number) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/rpc`, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+async function overWebSocket(url: string, token: string, calls: number, window: number) {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/rpc`, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -102,47 +68,44 @@ async function overHttp(url: string, token: string, calls: number) {
   return summary(latencies, seconds, errors);
 }
 
-export async function run(): Promise<unknown> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-api-'));
-  const port = await freePort();
-  const daemon = await startDaemon(dir, port);
-  try {
-    const url = `http://127.0.0.1:${port}`;
-    const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-    const admin = new HttpClient({ url, token });
-    await admin.call('apply', {
-      manifest: { tenant: 'bench', networks: [{ name: 'web', vlan: 11, subnets: [{ cidr: '192.0.2.0/24', gateway: '192.0.2.1', ranges: [{ start: '192.0.2.100', end: '192.0.2.199' }] }] }] },
-    });
+export function run(): Promise<unknown> {
+  return withBenchDir('weft-bench-api-', async (dir) => {
+    const daemon = await serve(dir);
+    try {
+      const url = daemon.api;
+      const token = daemon.token();
+      const admin = new HttpClient({ url, token });
+      await admin.call('apply', {
+        manifest: { tenant: 'bench', networks: [{ name: 'web', vlan: 11, subnets: [{ cidr: '192.0.2.0/24', gateway: '192.0.2.1', ranges: [{ start: '192.0.2.100', end: '192.0.2.199' }] }] }] },
+      });
 
-    await overWebSocket(port, token, 10_000, WS_WINDOW); // warm-up: JIT, caches
-    const websocket = await overWebSocket(port, token, WS_CALLS, WS_WINDOW);
-    const websocketSerial = await overWebSocket(port, token, 5_000, 1);
-    await overHttp(url, token, 1_000);
-    const http = await overHttp(url, token, HTTP_CALLS);
+      await overWebSocket(url, token, 10_000, WS_WINDOW); // warm-up: JIT, caches
+      const websocket = await overWebSocket(url, token, WS_CALLS, WS_WINDOW);
+      const websocketSerial = await overWebSocket(url, token, 5_000, 1);
+      await overHttp(url, token, 1_000);
+      const http = await overHttp(url, token, HTTP_CALLS);
 
-    const networks = Array.from({ length: 100 }, (_, i) => ({
-      name: `n${i}`,
-      vlan: 1000 + i,
-      subnets: [{ cidr: `198.18.${i}.0/24`, gateway: `198.18.${i}.1`, ranges: [{ start: `198.18.${i}.100`, end: `198.18.${i}.199` }] }],
-      reservations: [{ mac: `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `198.18.${i}.10` }],
-    }));
-    const manifest = { tenant: 'big', networks };
-    let t0 = performance.now();
-    const applied = await admin.call<{ changes: unknown[] }>('apply', { manifest });
-    const applyMs = performance.now() - t0;
-    t0 = performance.now();
-    const again = await admin.call<{ changes: unknown[] }>('apply', { manifest });
-    const reapplyMs = performance.now() - t0;
-    await admin.close();
+      const networks = Array.from({ length: 100 }, (_, i) => ({
+        name: `n${i}`,
+        vlan: 1000 + i,
+        subnets: [{ cidr: `198.18.${i}.0/24`, gateway: `198.18.${i}.1`, ranges: [{ start: `198.18.${i}.100`, end: `198.18.${i}.199` }] }],
+        reservations: [{ mac: `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, ip: `198.18.${i}.10` }],
+      }));
+      const manifest = { tenant: 'big', networks };
+      let t0 = performance.now();
+      const applied = await admin.call<{ changes: unknown[] }>('apply', { manifest });
+      const applyMs = performance.now() - t0;
+      t0 = performance.now();
+      const again = await admin.call<{ changes: unknown[] }>('apply', { manifest });
+      const reapplyMs = performance.now() - t0;
+      await admin.close();
 
-    return {
-      networkGet: { websocket, websocketOneAtATime: websocketSerial, httpKeepAlive: http },
-      apply100Networks: { ms: Math.round(applyMs * 10) / 10, changes: applied.changes.length, reapplyMs: Math.round(reapplyMs * 10) / 10, reapplyChanges: again.changes.length },
-    };
-  } finally {
-    const exited = new Promise((resolve) => daemon.once('exit', resolve));
-    daemon.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  }
+      return {
+        networkGet: { websocket, websocketOneAtATime: websocketSerial, httpKeepAlive: http },
+        apply100Networks: { ms: Math.round(applyMs * 10) / 10, changes: applied.changes.length, reapplyMs: Math.round(reapplyMs * 10) / 10, reapplyChanges: again.changes.length },
+      };
+    } finally {
+      await daemon.stop();
+    }
+  });
 }

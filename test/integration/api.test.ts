@@ -1,59 +1,23 @@
 // Tenant onboarding end to end: a real `weft serve`, the CLI and the example
 // onboarding script against it, refusals with their exit status and field,
 // and everything still there after a restart.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { run, sleep } from '../harness/proc.js';
+import { cli, root, serve, type Serve } from '../harness/daemon.js';
+import { run } from '../harness/proc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = join(root, 'dist/src/cli/main.js');
 const examples = join(root, 'deploy/examples');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-api-it-'));
 const data = join(dir, 'var');
-let daemon: ChildProcess | undefined;
+let daemon: Serve | undefined;
 let api = '';
-let log = '';
 
-async function startDaemon(port: number): Promise<void> {
-  daemon = spawn(process.execPath, [cli, 'serve', '--data', data, '--api', `127.0.0.1:${port}`, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  daemon.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-  daemon.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  api = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${api}/healthz`)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(`weft serve did not come up:\n${log}`);
-    await sleep(50);
-  }
-}
-
-async function stopDaemon(): Promise<void> {
-  const d = daemon;
-  if (!d || d.exitCode !== null) return;
-  const exited = new Promise((resolve) => d.once('exit', resolve));
-  d.kill('SIGTERM');
-  await exited;
+async function startDaemon(): Promise<void> {
+  daemon = await serve(data);
+  api = daemon.api;
 }
 
 const env = () => ({ ...process.env, WEFT_API: api, WEFT_DATA: data, WEFT_TOKEN: '', WEFT: `${process.execPath} ${cli}` });
@@ -68,13 +32,9 @@ async function json<T>(...args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
-let port = 0;
-t.before(async () => {
-  port = await freePort();
-  await startDaemon(port);
-});
+t.before(startDaemon);
 t.teardown(async () => {
-  await stopDaemon();
+  await daemon?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -83,7 +43,7 @@ t.test('the first start writes an admin token, 0600, and never logs it', async (
   const { statSync } = await import('node:fs');
   t.equal(statSync(file).mode & 0o777, 0o600);
   const token = readFileSync(file, 'utf8').trim();
-  t.notOk(log.includes(token), 'the token is not in the log');
+  t.notOk(daemon!.log().includes(token), 'the token is not in the log');
 });
 
 t.test('three tenants onboarded from manifests with the example script, and listed back', async (t) => {
@@ -141,8 +101,8 @@ t.test('a tenant token from onboarding sees only its tenant', async (t) => {
 });
 
 t.test('the example WebSocket client lists networks and subscribes', async (t) => {
-  const admin = readFileSync(join(data, 'admin.token'), 'utf8').trim();
-  const r = await run(process.execPath, [join(examples, 'ws-client.mjs'), `ws://127.0.0.1:${port}/rpc`], { env: { ...process.env, WEFT_TOKEN: admin, WEFT_ONCE: '1' }, allowFailure: true });
+  const admin = daemon!.token();
+  const r = await run(process.execPath, [join(examples, 'ws-client.mjs'), `${api.replace(/^http/, 'ws')}/rpc`], { env: { ...process.env, WEFT_TOKEN: admin, WEFT_ONCE: '1' }, allowFailure: true });
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /acme\/web vlan 11 vni 11 192\.0\.2\.0\/24/);
   t.match(r.stdout, /subscribed/);
@@ -152,8 +112,8 @@ t.test('everything survives a restart', async (t) => {
   const before = await json<unknown>('network', 'list');
   const reservations = await json<unknown>('reservation', 'list');
   const adminToken = readFileSync(join(data, 'admin.token'), 'utf8');
-  await stopDaemon();
-  await startDaemon(port);
+  await daemon!.stop();
+  await startDaemon();
   t.same(await json<unknown>('network', 'list'), before);
   t.same(await json<unknown>('reservation', 'list'), reservations);
   t.equal(readFileSync(join(data, 'admin.token'), 'utf8'), adminToken, 'the admin token is kept');

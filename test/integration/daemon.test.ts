@@ -1,7 +1,6 @@
 // The daemon's lifecycle as an operator sees it: `weft serve` as a real
 // process starts, says it is ready, stops cleanly on SIGTERM, keeps its data
 // across restarts, and refuses bad input with one line and exit status 2.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,106 +8,43 @@ import { join } from 'node:path';
 import t from 'tap';
 import { MIGRATIONS, openSqliteStore } from '../../src/store/sqlite.js';
 import { put } from '../../src/store/store.js';
+import { apiAddress, killAll, LOOPBACK_LISTENERS, Proc, root, serve, weft } from '../harness/daemon.js';
 
-const root = new URL('../../../', import.meta.url).pathname;
-const cli = join(root, 'dist/src/cli/main.js');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
 const tmp = mkdtempSync(join(tmpdir(), 'weft-daemon-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+// Whatever happens to the test, no daemon outlives it.
+t.teardown(killAll);
 let seq = 0;
 const fresh = (name: string) => join(tmp, `${name}-${++seq}`);
 
-interface Run {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function launch(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; detached?: boolean } = {}): Run {
-  const proc = spawn(cmd, args, { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-  // Whatever happens to the test, no daemon outlives it.
-  t.teardown(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  });
-  return { proc, stdout: () => out, stderr: () => err, exit };
-}
-
-function weft(args: string[], env?: NodeJS.ProcessEnv): Run {
-  return launch(process.execPath, [cli, ...args], env ? { env } : {});
-}
-
-type LogLine = Record<string, unknown> & { msg?: string };
-
-function logLines(run: Run): LogLine[] {
-  return run
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as LogLine);
-}
-
-/** Resolves with the "ready" log line, or rejects when the process exits first or takes over 20 s. */
-async function ready(run: Run): Promise<LogLine> {
-  const deadline = Date.now() + 20_000;
-  let exited = false;
-  void run.exit.then(() => (exited = true));
-  for (;;) {
-    const line = logLines(run).find((l) => l.msg === 'ready');
-    if (line) return line;
-    if (exited) throw new Error(`exited before ready: ${run.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`not ready: ${run.stdout()} ${run.stderr()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function apiAddress(line: LogLine): string {
-  const listeners = line.listeners as { name: string; address: string }[];
-  return listeners.find((l) => l.name === 'api')?.address ?? '';
-}
-
-async function serve(data: string, extra: string[] = []): Promise<{ run: Run; line: LogLine }> {
-  const run = weft(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0', ...extra]);
-  return { run, line: await ready(run) };
-}
-
-async function stop(run: Run, signal: NodeJS.Signals = 'SIGTERM') {
-  run.proc.kill(signal);
-  return run.exit;
-}
-
 t.test('serve starts on a fresh data dir, and SIGTERM stops it with status 0', async (t) => {
   const data = fresh('data');
-  const { run, line } = await serve(data);
-  t.match(apiAddress(line), /^http:\/\/127\.0\.0\.1:\d+\/rpc$/, 'ready names the API listener');
+  const daemon = await serve(data);
+  t.match(apiAddress(daemon.line), /^http:\/\/127\.0\.0\.1:\d+\/rpc$/, 'ready names the API listener');
   t.ok(existsSync(join(data, 'weft.db')), 'the store is DATA/weft.db');
-  const exit = await stop(run);
-  t.same(exit, { code: 0, signal: null }, run.stderr());
-  t.ok(logLines(run).some((l) => l.msg === 'stopped'), 'it says it stopped');
+  const exit = await daemon.stop();
+  t.same(exit, { code: 0, signal: null }, daemon.process.stderr());
+  t.ok(daemon.process.logLines().some((l) => l.msg === 'stopped'), 'it says it stopped');
 });
 
 t.test('SIGINT stops it with status 0 too', async (t) => {
-  const { run } = await serve(fresh('data'));
-  t.same(await stop(run, 'SIGINT'), { code: 0, signal: null });
+  const daemon = await serve(fresh('data'));
+  t.same(await daemon.stop('SIGINT'), { code: 0, signal: null });
 });
 
 t.test('a restart on the same data dir keeps the data', async (t) => {
   const data = fresh('data');
   const first = await serve(data);
-  t.equal((await stop(first.run)).code, 0);
+  t.equal((await first.stop()).code, 0);
 
   const store = await openSqliteStore(join(data, 'weft.db'));
   await store.commit([put('tenant', 'acme', { name: 'acme', description: 'written between runs' })]);
   await store.close();
 
   const second = await serve(data);
-  t.equal((await stop(second.run)).code, 0);
+  t.equal((await second.stop()).code, 0);
 
   const after = await openSqliteStore(join(data, 'weft.db'));
   t.teardown(() => after.close());
@@ -122,20 +58,19 @@ t.test('settings come from env and config file as well as flags', async (t) => {
   const file = join(tmp, 'good.yaml');
   writeFileSync(file, `data: ${data}\nlogLevel: warn\n`);
   const run = weft(['serve', '--config', file], { WEFT_API_LISTEN: '127.0.0.1:0', WEFT_OPENFLOW: 'ptcp:0:127.0.0.1', WEFT_LOG_LEVEL: 'info' });
-  await ready(run);
+  await run.ready();
   t.ok(existsSync(join(data, 'weft.db')), 'data from the file');
-  t.equal((await stop(run)).code, 0);
+  t.equal((await run.stop()).code, 0);
 });
 
 t.test('a second daemon runs beside the first through `npm run -s weft`', async (t) => {
   const first = await serve(fresh('data'));
-  const second = launch('npm', ['run', '-s', 'weft', '--', 'serve', '--data', fresh('data'), '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], { detached: true });
-  const line = await ready(second);
+  const second = new Proc('npm', ['run', '-s', 'weft', '--', 'serve', '--data', fresh('data'), ...LOOPBACK_LISTENERS], { detached: true });
+  const line = await second.ready();
   t.not(apiAddress(line), apiAddress(first.line), 'each has its own API listener');
-  process.kill(-second.proc.pid!, 'SIGTERM');
-  await second.exit;
-  t.ok(logLines(second).some((l) => l.msg === 'stopped'), 'the second daemon stopped cleanly');
-  t.equal((await stop(first.run)).code, 0, 'the first one was unaffected');
+  await second.stop();
+  t.ok(second.logLines().some((l) => l.msg === 'stopped'), 'the second daemon stopped cleanly');
+  t.equal((await first.stop()).code, 0, 'the first one was unaffected');
 });
 
 t.test('bad input: one line on stderr, status 2, nothing half-written', async (t) => {
@@ -173,12 +108,12 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
   await t.test('an unwritable data dir names the path', async (t) => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, '');
-    await exits(['serve', '--data', join(file, 'data'), '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], new RegExp(`data directory ${join(file, 'data')} is not writable`));
+    await exits(['serve', '--data', join(file, 'data'), ...LOOPBACK_LISTENERS], new RegExp(`data directory ${join(file, 'data')} is not writable`));
     if (process.getuid?.() !== 0) {
       const locked = fresh('locked');
       mkdirSync(locked, { mode: 0o500 });
       chmodSync(locked, 0o500);
-      await exits(['serve', '--data', locked, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], new RegExp(`data directory ${locked} is not writable: EACCES`));
+      await exits(['serve', '--data', locked, ...LOOPBACK_LISTENERS], new RegExp(`data directory ${locked} is not writable: EACCES`));
     }
     t.end();
   });
@@ -197,8 +132,8 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
   await t.test('a second daemon on the same data directory, which would answer DHCP beside the first', async (t) => {
     const data = fresh('data');
     const first = await serve(data);
-    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /weft\.db is in use by another process/);
-    t.equal((await stop(first.run)).code, 0, 'the first one was unaffected');
+    await exits(['serve', '--data', data, ...LOOPBACK_LISTENERS], /weft\.db is in use by another process/);
+    t.equal((await first.stop()).code, 0, 'the first one was unaffected');
     t.end();
   });
 
@@ -208,7 +143,7 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
     const newer = await openSqliteStore(join(data, 'weft.db'), { migrations: [...MIGRATIONS, []] });
     await newer.close();
     const before = readFileSync(join(data, 'weft.db'));
-    await exits(['serve', '--data', data, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1', '--api', '127.0.0.1:0'], /written by a newer weft/);
+    await exits(['serve', '--data', data, ...LOOPBACK_LISTENERS], /written by a newer weft/);
     t.ok(readFileSync(join(data, 'weft.db')).equals(before), 'the store file is untouched');
     t.end();
   });

@@ -3,81 +3,28 @@
 // admin API (HTTP POST with the admin token) is in the cluster, read back by
 // another client of the cluster, and a bad --store is refused at start-up
 // with exit status 2.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openOvsdbClusterStore } from '../../src/store/ovsdb-cluster.js';
 import { Cluster } from '../harness/cluster.js';
-import { run, sleep } from '../harness/proc.js';
+import { cli, serve } from '../harness/daemon.js';
+import { run } from '../harness/proc.js';
 import { OVS, requirement } from '../harness/require.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = join(root, 'dist/src/cli/main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function rpc(api: string, token: string, method: string, params: unknown): Promise<{ result?: unknown; error?: unknown }> {
-  const res = await fetch(`${api}/rpc`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
-  return (await res.json()) as { result?: unknown; error?: unknown };
-}
 
 t.test('weft serve --store ovsdb:... keeps its data in the cluster', requirement(OVS), async (t) => {
   const cluster = await Cluster.start();
   t.teardown(() => cluster.teardown());
   const dir = mkdtempSync(join(tmpdir(), 'weft-store-daemon-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const data = join(dir, 'var');
   const store = `ovsdb:${cluster.remotes.join(',')}`;
 
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  let log = '';
-  const daemon: ChildProcess = spawn(
-    process.execPath,
-    [cli, 'serve', '--data', data, '--store', store, '--api', `127.0.0.1:${port}`, '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  daemon.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-  daemon.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const exited = new Promise((resolve) => daemon.once('exit', resolve));
-  t.teardown(async () => {
-    if (daemon.exitCode === null && daemon.signalCode === null) {
-      daemon.kill('SIGTERM');
-      await exited;
-    }
-  });
+  const daemon = await serve(join(dir, 'var'), ['--store', store]);
+  t.teardown(() => daemon.stop());
+  t.match(daemon.log(), /"store":"ovsdb-cluster"/, 'the daemon opened the clustered store');
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await fetch(`${api}/healthz`).then((r) => r.ok, () => false);
-    if (up) break;
-    if (daemon.exitCode !== null || Date.now() > deadline) {
-      t.fail(`weft serve did not come up:\n${log}`);
-      return;
-    }
-    await sleep(50);
-  }
-  t.match(log, /"store":"ovsdb-cluster"/, 'the daemon opened the clustered store');
-
-  const admin = readFileSync(join(data, 'admin.token'), 'utf8').trim();
-  const created = await rpc(api, admin, 'tenant.create', { name: 'acme', description: 'on the cluster' });
+  const created = await daemon.rpc('tenant.create', { name: 'acme', description: 'on the cluster' });
   t.notOk(created.error, 'tenant.create succeeds', { created });
 
   const other = await openOvsdbClusterStore({ remotes: [...cluster.remotes].reverse() });
@@ -86,9 +33,7 @@ t.test('weft serve --store ovsdb:... keeps its data in the cluster', requirement
   t.match(stored?.value, { name: 'acme', description: 'on the cluster' }, 'another client of the cluster reads the tenant');
   t.same((await other.check()).problems, [], 'the cluster store passes its check');
 
-  daemon.kill('SIGTERM');
-  await exited;
-  t.equal(daemon.exitCode, 0, 'weft stops cleanly');
+  t.same(await daemon.stop(), { code: 0, signal: null }, 'weft stops cleanly');
 });
 
 t.test('a --store that is neither sqlite nor ovsdb:REMOTES is refused with exit status 2', async (t) => {
