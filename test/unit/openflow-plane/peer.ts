@@ -1,9 +1,10 @@
 // A fake switch on the other end of a loopback connection, for the session's
 // unit tests: it records every message the session sends and lets a test
 // answer by hand, in any chunking.
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { decodeMessage, encodeMessage, messageLength, type Message } from '../../../protocols/openflow/index.js';
 import { Session, type SessionOptions } from '../../../src/openflow/session.js';
+import { Inbox, loopbackPair } from '../../harness/loopback.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -24,17 +25,9 @@ export interface Peer {
 export const DPID = 0x0000aabbccddeeffn;
 
 export async function pair(options: SessionOptions = {}): Promise<{ session: Session; peer: Peer; done(): void }> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const client = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r) => client.once('connect', () => r()));
-  const socket = await accepted;
-  const received: Message[] = [];
+  const { dialled: client, accepted: socket } = await loopbackPair();
+  const inbox = new Inbox<Message>();
   const frames: Buffer[] = [];
-  const waiters: ((m: Message) => void)[] = [];
-  let read = 0;
   let buf = Buffer.alloc(0);
   socket.on('data', (c: Buffer) => {
     buf = Buffer.concat([buf, c]);
@@ -50,20 +43,15 @@ export async function pair(options: SessionOptions = {}): Promise<{ session: Ses
       } catch {
         continue;
       }
-      received.push(m);
-      const w = waiters.shift();
-      if (w) {
-        read++;
-        w(m);
-      }
+      inbox.push(m);
     }
   });
   socket.on('error', () => undefined);
   const closed = new Promise<void>((r) => socket.on('close', () => r()));
-  const next = (): Promise<Message> => (read < received.length ? Promise.resolve(received[read++]!) : new Promise((r) => waiters.push(r)));
+  const next = () => inbox.next();
   const peer: Peer = {
     socket,
-    received,
+    received: inbox.received,
     frames,
     next,
     async nextOf(type) {
@@ -83,7 +71,6 @@ export async function pair(options: SessionOptions = {}): Promise<{ session: Ses
     done: () => {
       session.close();
       socket.destroy();
-      server.close();
     },
   };
 }

@@ -1,10 +1,11 @@
 // The session against a fake ovsdb-server on the other end of a loopback
 // connection: what it answers, what it asks, and how each kind of bad peer
 // ends in one close with a reason and nothing thrown.
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import t from 'tap';
 import { JsonFramer, echo, transact } from '../../../protocols/ovsdb/index.js';
 import { RequestTimeoutError, RpcError, Session, SessionClosedError, type SessionOptions } from '../../../src/ovsdb/session.js';
+import { Inbox, loopbackPair } from '../../harness/loopback.js';
 
 interface Peer {
   socket: Socket;
@@ -15,29 +16,17 @@ interface Peer {
 }
 
 async function pair(options: SessionOptions = {}): Promise<{ session: Session; peer: Peer; done(): void }> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const client = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r) => client.once('connect', () => r()));
-  const socket = await accepted;
+  const { dialled: client, accepted: socket } = await loopbackPair();
   const framer = new JsonFramer();
-  const received: unknown[] = [];
-  const waiters: ((v: unknown) => void)[] = [];
-  let read = 0;
+  const inbox = new Inbox<unknown>();
   socket.on('data', (c: Buffer) => {
-    for (const v of framer.push(c).values) {
-      received.push(v);
-      waiters.shift()?.(v);
-    }
+    for (const v of framer.push(c).values) inbox.push(v);
   });
   socket.on('error', () => undefined);
   const peer: Peer = {
     socket,
-    received,
-    next: () =>
-      read < received.length ? Promise.resolve(received[read++] as Record<string, unknown>) : new Promise((r) => waiters.push((v) => (read++, r(v as Record<string, unknown>)))),
+    received: inbox.received,
+    next: () => inbox.next() as Promise<Record<string, unknown>>,
     send: (v) => socket.write(typeof v === 'string' ? v : JSON.stringify(v)),
   };
   const session = new Session(client, 'tcp:test', options);
@@ -47,7 +36,6 @@ async function pair(options: SessionOptions = {}): Promise<{ session: Session; p
     done: () => {
       session.close();
       socket.destroy();
-      server.close();
     },
   };
 }
