@@ -123,6 +123,22 @@ export function apiAddress(line: LogLine): string {
   return listeners.find((l) => l.name === 'api')?.address ?? '';
 }
 
+export interface RpcAnswer<T = unknown> {
+  result?: T;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** One JSON-RPC call over HTTP to the API at `api` (`http://HOST:PORT`); gives up after `timeoutMs`. */
+export async function rpc<T = unknown>(api: string, token: string, method: string, params: unknown, timeoutMs = 30_000): Promise<RpcAnswer<T>> {
+  const res = await fetch(`${api}/rpc`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return (await res.json()) as RpcAnswer<T>;
+}
+
 /** A `weft serve` that said ready. */
 export class Serve {
   constructor(
@@ -143,13 +159,8 @@ export class Serve {
   }
 
   /** One JSON-RPC call over HTTP, with the admin token unless another is given. */
-  async rpc(method: string, params: unknown, token = this.token()): Promise<{ result?: unknown; error?: unknown }> {
-    const res = await fetch(`${this.api}/rpc`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-    });
-    return (await res.json()) as { result?: unknown; error?: unknown };
+  rpc(method: string, params: unknown, token = this.token()): Promise<RpcAnswer> {
+    return rpc(this.api, token, method, params);
   }
 
   /** Everything it logged, stdout and stderr. */

@@ -2,31 +2,17 @@
 // benchmark: N processes on loopback, each with its own API, OVSDB, OpenFlow
 // and advert ports, the others' advert addresses as peers, one shared advert
 // key, all on one store (a 3-member ovsdb-server Raft cluster).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Cluster } from '../harness/cluster.js';
-import { registerCleanup, sleep } from '../harness/proc.js';
+import { apiAddress, LOOPBACK_LISTENERS, rpc, weft, type Exit, type Proc } from '../harness/daemon.js';
+import { sleep } from '../harness/proc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = join(root, 'dist/src/cli/main.js');
 export const ADVERT_KEY = 'acceptance-test advert key, 32 b';
 
-function freeTcp(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
+/** A UDP port that was free a moment ago: a replica's advert port must be known to its peers before it starts. */
 function freeUdp(): Promise<number> {
   return new Promise((resolve) => {
     const s = createSocket('udp4');
@@ -46,12 +32,11 @@ export interface LeaderRow {
 
 export interface Replica {
   id: string;
+  /** The API's base URL, `http://HOST:PORT`, of its latest start. */
   api: string;
   advertPort: number;
   data: string;
-  process?: ChildProcess;
-  exited?: Promise<void>;
-  log: string;
+  process?: Proc;
 }
 
 export interface ReplicasOptions {
@@ -64,13 +49,8 @@ export interface ReplicasOptions {
 export class Replicas {
   readonly replicas: Replica[] = [];
   token = '';
-  private unregister: () => void;
 
-  private constructor(readonly cluster: Cluster, readonly dir: string, readonly options: ReplicasOptions) {
-    this.unregister = registerCleanup(() => {
-      for (const r of this.replicas) if (r.process?.pid && r.process.exitCode === null) r.process.kill('SIGKILL');
-    });
-  }
+  private constructor(readonly cluster: Cluster, readonly dir: string, readonly options: ReplicasOptions) {}
 
   static async start(options: ReplicasOptions): Promise<Replicas> {
     const cluster = await Cluster.start();
@@ -79,7 +59,7 @@ export class Replicas {
     try {
       const count = options.count ?? 3;
       for (let i = 0; i < count; i++) {
-        set.replicas.push({ id: `replica-${i + 1}`, api: `http://127.0.0.1:${await freeTcp()}`, advertPort: await freeUdp(), data: join(dir, `r${i + 1}`), log: '' });
+        set.replicas.push({ id: `replica-${i + 1}`, api: '', advertPort: await freeUdp(), data: join(dir, `r${i + 1}`) });
       }
       // The first start writes the admin token to its data directory; the others share its store.
       await set.startReplica(0);
@@ -96,8 +76,7 @@ export class Replicas {
     const r = this.replicas[i]!;
     const peers = this.replicas.filter((_, j) => j !== i).flatMap((p) => ['--peer', `127.0.0.1:${p.advertPort}`]);
     return [
-      CLI, 'serve', '--data', r.data, '--store', `ovsdb:${this.cluster.remotes.join(',')}`,
-      '--api', r.api.replace('http://', ''), '--ovsdb', 'ptcp:0:127.0.0.1', '--openflow', 'ptcp:0:127.0.0.1',
+      'serve', '--data', r.data, '--store', `ovsdb:${this.cluster.remotes.join(',')}`, ...LOOPBACK_LISTENERS,
       '--replica-id', r.id, '--advert-listen', `127.0.0.1:${r.advertPort}`, ...peers,
       '--advert-key', ADVERT_KEY, '--advert-interval', String(this.options.intervalMs),
       ...(this.options.extra?.(i) ?? []),
@@ -106,30 +85,20 @@ export class Replicas {
 
   async startReplica(i: number): Promise<void> {
     const r = this.replicas[i]!;
-    r.log = '';
-    const p = spawn(process.execPath, this.args(i), { stdio: ['ignore', 'pipe', 'pipe'] });
-    r.process = p;
-    p.stdout!.on('data', (c: Buffer) => (r.log = (r.log + c.toString()).slice(-200_000)));
-    p.stderr!.on('data', (c: Buffer) => (r.log = (r.log + c.toString()).slice(-200_000)));
-    r.exited = new Promise((resolve) => p.once('exit', () => resolve()));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (await fetch(`${r.api}/healthz`).then((res) => res.ok, () => false)) return;
-      if (p.exitCode !== null || Date.now() > deadline) throw new Error(`${r.id} did not come up:\n${r.log}`);
-      await sleep(50);
-    }
+    r.process = weft(this.args(i));
+    r.api = apiAddress(await r.process.ready(60_000)).replace(/\/rpc$/, '');
   }
 
   async rpc<T>(i: number, method: string, params: unknown = {}): Promise<T> {
-    const res = await fetch(`${this.replicas[i]!.api}/rpc`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-      signal: AbortSignal.timeout(5000),
-    });
-    const body = (await res.json()) as { result?: T; error?: { message: string } };
+    const body = await rpc<T>(this.replicas[i]!.api, this.token, method, params, 5000);
     if (body.error) throw new Error(`${method} on ${this.replicas[i]!.id}: ${body.error.message}`);
     return body.result as T;
+  }
+
+  /** Everything replica i logged since its latest start. */
+  log(i: number): string {
+    const p = this.replicas[i]!.process;
+    return p ? p.stdout() + p.stderr() : '';
   }
 
   /** The leader of a network as replica i reports it, and whether i says it leads. */
@@ -139,7 +108,7 @@ export class Replicas {
   }
 
   alive(): number[] {
-    return this.replicas.flatMap((r, i) => (r.process && r.process.exitCode === null && r.process.signalCode === null ? [i] : []));
+    return this.replicas.flatMap((r, i) => (r.process?.running ? [i] : []));
   }
 
   /** The replicas (among the live ones) whose own role for the network is leader. */
@@ -165,20 +134,13 @@ export class Replicas {
     }
   }
 
-  async kill(i: number, signal: NodeJS.Signals): Promise<void> {
-    const r = this.replicas[i]!;
-    r.process?.kill(signal);
-    await r.exited;
+  /** Sends replica i `signal` and resolves with how it exited. */
+  kill(i: number, signal: NodeJS.Signals): Promise<Exit> {
+    return this.replicas[i]!.process!.stop(signal);
   }
 
   async teardown(): Promise<void> {
-    for (const r of this.replicas) {
-      if (r.process && r.process.exitCode === null && r.process.signalCode === null) {
-        r.process.kill('SIGKILL');
-        await r.exited;
-      }
-    }
-    this.unregister();
+    for (const r of this.replicas) await r.process?.kill();
     await this.cluster.teardown();
     rmSync(this.dir, { recursive: true, force: true });
   }
