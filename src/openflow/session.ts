@@ -247,7 +247,9 @@ export class Session {
    */
   track(xids: number[]): OfError[] {
     const errors: OfError[] = [];
-    for (const xid of xids) this.pending.set(xid, { take: () => false, reject: () => undefined, timer: undefined, collect: errors });
+    // One entry shared by every xid of the batch: a bulk install tracks ten thousand of them.
+    const entry: Pending = { take: () => false, reject: () => undefined, timer: undefined, collect: errors };
+    for (const xid of xids) this.pending.set(xid, entry);
     return errors;
   }
 

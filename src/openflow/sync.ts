@@ -13,6 +13,7 @@
 // table that lacks both its old and its new flow.
 import {
   formatInstructions,
+  FIELD_NAMES,
   FIELDS,
   OFPBCT,
   OFPBF,
@@ -58,19 +59,28 @@ function hexOf(v: bigint): string {
   return v >= 0n && v <= MAX_SAFE ? Number(v).toString(16) : v.toString(16);
 }
 
+// Per field, what its key needs. OVS's name, so the NXM and OXM spellings of one field (tun_id, tunnel_id) are one identity.
+const KEY_INFO = new Map(FIELD_NAMES.map((name) => [name, { prefix: `${FIELDS[name].ovsName}=`, max: fieldMax(name) }]));
+
 /** A field in canonical form: an all-ones mask is no mask, and a masked value has its bits outside the mask cleared (as the switch stores it). */
 function fieldKey(o: OxmField): string {
   if (o.field === 'unknown') return `?${o.oxmClass}.${o.oxmField}.${Buffer.from(o.payload).toString('hex')}`;
-  // OVS's name, so the NXM and OXM spellings of one field (tun_id, tunnel_id) are one identity.
-  const name = FIELDS[o.field].ovsName;
+  const info = KEY_INFO.get(o.field)!;
   const mask = o.mask;
-  if (mask === undefined || mask === fieldMax(o.field)) return `${name}=${hexOf(o.value)}`;
-  return `${name}=${hexOf(o.value & mask)}/${hexOf(mask)}`;
+  if (mask === undefined || mask === info.max) return info.prefix + hexOf(o.value);
+  return `${info.prefix}${hexOf(o.value & mask)}/${hexOf(mask)}`;
 }
 
 function computeKey(f: { tableId: number; priority: number; match: Match }): string {
   const fields = f.match.fields;
-  const match = fields.length === 1 ? fieldKey(fields[0]!) : fields.map(fieldKey).sort().join(',');
+  let match: string;
+  if (fields.length === 1) match = fieldKey(fields[0]!);
+  else if (fields.length === 2) {
+    // The sorted pair, without an array: most of the pipeline's flows match two or three fields.
+    const a = fieldKey(fields[0]!);
+    const b = fieldKey(fields[1]!);
+    match = a < b ? `${a},${b}` : `${b},${a}`;
+  } else match = fields.map(fieldKey).sort().join(',');
   return `${f.tableId}/${f.priority}/${match}`;
 }
 
@@ -162,7 +172,8 @@ export async function readOwnedFlows(session: Session, cookies: CookieSpace): Pr
     request: { tableId: OFPTT_ALL, outPort: OFPP.ANY, outGroup: OFPG.ANY, cookie: cookies.value, cookieMask: cookies.mask, match: { fields: [] } },
   });
   const out: Flow[] = [];
-  for (const p of parts) if (p.kind === 'flow') for (const s of p.stats) out.push(fromStats(s));
+  // A flow-stats entry is a Flow with counters: used as it is, without a copy per flow.
+  for (const p of parts) if (p.kind === 'flow') for (const s of p.stats) out.push(s);
   return out;
 }
 

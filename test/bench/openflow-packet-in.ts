@@ -18,6 +18,7 @@
 // which is a guard against floods, not a limit of the plane.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { output, OFPP, type Instruction } from '../../protocols/openflow/index.js';
 import { createOpenflowPlane } from '../../src/openflow/plane.js';
@@ -28,7 +29,7 @@ import { eventually, silent } from '../integration/openflow-switch.js';
 
 const WARMUP_MS = Number(process.env.WEFT_BENCH_PI_WARMUP_MS ?? 2_000);
 const WINDOW_MS = Number(process.env.WEFT_BENCH_PI_WINDOW_MS ?? 5_000);
-const ROUNDS = Number(process.env.WEFT_BENCH_PI_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.WEFT_BENCH_PI_ROUNDS ?? 3);
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 // Sends one frame over and over on a packet socket until killed. A full
@@ -78,6 +79,17 @@ function cpuSeconds(pid: number): number {
 function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 async function stop(child: ChildProcess | undefined): Promise<void> {
@@ -144,7 +156,7 @@ export async function runPacketIn(): Promise<unknown> {
     const tcRuns: Figure[] = [];
     const tcDir = join(lab.dir, 'testcontroller');
     mkdirSync(tcDir, { recursive: true });
-    const tcPort = weftPort + 1;
+    const tcPort = await freePort(mgmt.controllerIp);
     try {
       for (let r = 0; r < ROUNDS; r++) {
         await hv.ovs.vsctl('set-controller', hv.bridge, `tcp:${mgmt.controllerIp}:${weftPort}`);
