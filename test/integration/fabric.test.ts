@@ -6,11 +6,13 @@
 // OFFER out of that port, through packet-in, the DHCP service and
 // packet-out; and `network.create` with `wait: true` answers only once the
 // flows are on the switches. Ports join networks by port.bind, by their
-// external_ids, or by their tag.
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+// external_ids, or by their tag. The CLI shows ports, flows and traces, and
+// its --wait reports each switch, naming one that did not confirm.
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { clusterInputs, desiredFlows, type ClusterHost, type FlowNetwork } from '../../flows/index.js';
 import { DHCP_MESSAGE_TYPE, getOption } from '../../protocols/dhcp/index.js';
@@ -19,13 +21,17 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { startDaemon, type Daemon } from '../../src/main.js';
 import { Ovs } from '../harness/ovs.js';
-import { sleep } from '../harness/proc.js';
+import { readPid, run, sleep } from '../harness/proc.js';
 import { OVS, requirement } from '../harness/require.js';
 import { frame, parseReply } from '../unit/dhcp-server/client.js';
 import { dump, eventually, rendered } from './openflow-switch.js';
 
 const silent = createLogger({ level: (process.env.WEFT_TEST_LOG as "debug") ?? "silent", pretty: false });
 const CLIENT_MAC = '02:00:00:0a:00:01';
+const cli = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+
+/** The hosts the CLI's `--wait` output says confirmed (`hv1  ok  12 ms`). */
+const confirmed = (out: string): string[] => [...out.matchAll(/^(\S+)\s+ok\s+\d+ ms$/gm)].map((m) => m[1]!).sort();
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -200,5 +206,97 @@ t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on
       const p = await client.call<{ network?: string; boundBy?: string }>('port.get', { host: 'hv2', name: 'p1' });
       return p.network === 'acme/web' && p.boundBy === 'tag' ? p : undefined;
     }, 15_000);
+  });
+
+  await t.test('the CLI: weft ports, port bind|unbind, flows and trace, and --wait on every change', async (t) => {
+    const token = readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
+    const weft = (...args: string[]) => run(process.execPath, [cli, ...args], { env: { ...process.env, WEFT_API: api, WEFT_TOKEN: token }, allowFailure: true, timeout: 60_000 });
+
+    const ports = await weft('ports');
+    t.equal(ports.code, 0, ports.stderr);
+    t.match(ports.stdout, /^HOST\s+PORT\s+OFPORT\s+TAG\s+NETWORK\s+BOUND BY\s+MACS\/IPS$/m);
+    t.match(ports.stdout, /^hv1\s+p1\s+1\s+11\s+acme\/db\s+binding\s/m, 'hv1/p1 in acme/db by its binding');
+    t.match(ports.stdout, /^hv2\s+p1\s+1\s+11\s+acme\/web\s+tag\s/m, 'hv2/p1 in acme/web by its tag');
+    const one = await weft('ports', 'hv2', '--json');
+    t.same((JSON.parse(one.stdout) as { ports: { host: string }[] }).ports.map((p) => p.host), ['hv2'], 'one host, as JSON');
+
+    const unbind = await weft('port', 'unbind', 'hv1', 'p1', '--wait');
+    t.equal(unbind.code, 0, unbind.stderr);
+    t.match(unbind.stdout, /^unbound hv1\/p1$/m);
+    t.same(confirmed(unbind.stdout), ['hv1', 'hv2'], 'both switches changed (acme/web now spans both hosts) and confirmed');
+    t.match((await weft('ports', 'hv1')).stdout, /^hv1\s+p1\s+1\s+11\s+acme\/web\s+tag\s/m, 'the tag decides again');
+
+    const bind = await weft('port', 'bind', 'hv1', 'p1', 'acme/db', '--wait', '--wait-timeout', '20');
+    t.equal(bind.code, 0, bind.stderr);
+    t.match(bind.stdout, /^bound hv1\/p1 to acme\/db$/m);
+    t.ok(confirmed(bind.stdout).includes('hv1'), `hv1 confirmed\n${bind.stdout}`);
+
+    const update = await weft('network', 'update', 'acme/db', '--vlan', '14', '--vni', '14', '--wait');
+    t.equal(update.code, 0, update.stderr);
+    t.match(update.stdout, /^updated network acme\/db \(VLAN 14, VNI 14\)/m);
+    t.same(confirmed(update.stdout), ['hv1'], 'only the host with a port in acme/db had to change');
+
+    const manifest = join(dir, 'acme.json');
+    writeFileSync(manifest, JSON.stringify({ tenant: 'acme', networks: [{ name: 'db', vlan: 15, vni: 15 }] }));
+    const applied = await weft('apply', '-f', manifest, '--wait');
+    t.equal(applied.code, 0, applied.stderr);
+    t.match(applied.stdout, /^~ network acme\/db/m);
+    t.same(confirmed(applied.stdout), ['hv1'], 'apply waits for the switch it changed');
+    t.equal((await weft('apply', '-f', manifest, '--dry-run', '--wait')).code, 2, 'a dry run has nothing to wait for: usage');
+
+    const created = await weft('network', 'create', 'acme/app', '--vlan', '13', '--wait');
+    t.equal(created.code, 0, created.stderr);
+    t.match(created.stdout, /^created network acme\/app \(VLAN 13, VNI 13\)$/m);
+    t.notMatch(created.stdout, /not confirmed/);
+    const deleted = await weft('network', 'delete', 'acme/app', '--wait');
+    t.equal(deleted.code, 0, deleted.stderr);
+    t.match(deleted.stdout, /^deleted network acme\/app$/m);
+    const admitted = await weft('host', 'admit', 'hv1', '--wait');
+    t.equal(admitted.code, 0, admitted.stderr);
+    t.match(admitted.stdout, /^admitted hv1$/m);
+    t.equal((await weft('network', 'create', 'acme/x', '--vlan', '16', '--wait-timeout', '5')).code, 2, '--wait-timeout without --wait: usage');
+
+    // A frame from a new MAC on hv1's port: the switch learns it.
+    const learner = '02:00:00:0a:00:02';
+    await hosts[0]!.ovs.appctl('netdev-dummy/receive', 'p1', `ffffffffffff${learner.replace(/:/g, '')}88b5${'00'.repeat(46)}`);
+    const learned = await eventually('a learned flow in weft flows hv1', async () => {
+      const r = await weft('flows', 'hv1');
+      return r.stdout.split('\n').filter((l) => l.endsWith('# learned')).length > 0 ? r : undefined;
+    }, 15_000);
+    t.equal(learned.code, 0);
+    t.ok(learned.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('cookie=0x')), 'ovs-ofctl lines');
+    t.match(learned.stdout, new RegExp(`dl_dst=${learner}.*# learned$`, 'm'), 'the learned entry is marked');
+    const table0 = await weft('flows', 'hv1', '--table', '0');
+    t.ok(table0.stdout.split('\n').filter(Boolean).every((l) => l.includes('table=0,')), 'one table on request');
+    t.equal((await weft('flows', 'hv1', '--table', 'zero')).code, 2);
+
+    const dhcp = await weft('trace', 'hv2', 'p1', `dl_src=${CLIENT_MAC},dl_dst=ff:ff:ff:ff:ff:ff,udp,nw_src=0.0.0.0,nw_dst=255.255.255.255,tp_src=68,tp_dst=67`);
+    t.equal(dhcp.code, 0, dhcp.stderr);
+    t.match(dhcp.stdout, /^hv2: in_port=1$/m, 'the walk, step by step');
+    t.match(dhcp.stdout, /\n\nsent to the controller \(DHCP\)\n$/, 'and the outcome');
+    const json = await weft('trace', 'hv2', '1', JSON.stringify({ eth_src: CLIENT_MAC, eth_dst: 'ff:ff:ff:ff:ff:ff', eth_type: '0x0800', ip_proto: 17, udp_src: 68, udp_dst: 67 }));
+    t.equal(json.code, 0, json.stderr);
+    t.match(json.stdout, /sent to the controller/, 'a JSON packet, by ofport');
+    t.equal((await weft('trace', 'hv2', 'p1', 'frobnicate')).code, 2, 'a packet the CLI cannot read: usage');
+    const refused = await weft('trace', 'hv2', 'p1', `eth_src=${CLIENT_MAC},eth_dst=ff:ff:ff:ff:ff:ff,bogus=1`);
+    t.equal(refused.code, 1, 'a field the method does not know: refused');
+    t.match(refused.stderr, /bogus/);
+
+    // hv2's switch stops answering: --wait names it and exits 1; the change is stored.
+    const pid = readPid(join(hosts[1]!.ovs.dir, 'ovs-vswitchd.pid'))!;
+    process.kill(pid, 'SIGSTOP');
+    t.teardown(() => {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* already gone */
+      }
+    });
+    const stuck = await weft('port', 'bind', 'hv2', 'p1', 'acme/db', '--wait', '--wait-timeout', '2');
+    process.kill(pid, 'SIGCONT');
+    t.equal(stuck.code, 1, 'a switch did not confirm');
+    t.match(stuck.stderr, /not confirmed within 2000 ms by .*hv2/, 'the refusal names the host');
+    t.match(stuck.stderr, /^hv2\s+not confirmed\s+\d+ ms/m, 'and its line says so');
+    t.equal((await client.call<{ network?: string }>('port.get', { host: 'hv2', name: 'p1' })).network, 'acme/db', 'the binding is stored all the same');
   });
 });

@@ -1,8 +1,8 @@
-// weft apply -f FILE [--dry-run] [--prune]
+// weft apply -f FILE [--dry-run] [--prune] [--wait]
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
-import { call, clientCommand, usage } from './client.js';
+import { call, clientCommand, usage, waitOptions, waitParams, withWaited, type WaitFlags, type Waited } from './client.js';
 
 interface Change {
   action: 'create' | 'update' | 'delete';
@@ -14,6 +14,7 @@ interface Applied {
   applied: boolean;
   revision?: number;
   changes: Change[];
+  waited?: Waited[];
 }
 
 const SIGN = { create: '+', update: '~', delete: '-' } as const;
@@ -27,11 +28,11 @@ export function renderDiff(result: Applied, dryRun: boolean): string {
 }
 
 export function registerApply(program: Command): void {
-  clientCommand(program, 'apply', "make a tenant match a manifest (YAML or JSON); prints the diff")
+  waitOptions(clientCommand(program, 'apply', "make a tenant match a manifest (YAML or JSON); prints the diff"))
     .requiredOption('-f, --file <file>', 'the manifest, or - for stdin')
     .option('--dry-run', 'show the diff without applying it')
     .option('--prune', "delete the tenant's networks and reservations the manifest does not list")
-    .action((o: { file: string; dryRun?: boolean; prune?: boolean }, cmd: Command) => {
+    .action((o: { file: string; dryRun?: boolean; prune?: boolean } & WaitFlags, cmd: Command) => {
       let text: string;
       try {
         text = readFileSync(o.file === '-' ? 0 : o.file, 'utf8');
@@ -46,6 +47,7 @@ export function registerApply(program: Command): void {
       }
       if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) usage(cmd, `${o.file} must hold one manifest object`);
       const dryRun = o.dryRun === true;
-      return call<Applied>(cmd, 'apply', { manifest, dryRun, prune: o.prune === true }, (r) => renderDiff(r, dryRun));
+      if (dryRun && o.wait) usage(cmd, '--wait with --dry-run: a dry run changes no switch');
+      return call<Applied>(cmd, 'apply', { manifest, dryRun, prune: o.prune === true, ...waitParams(cmd, o) }, withWaited((r) => renderDiff(r, dryRun)));
     });
 }

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { HttpClient, RpcError, WsClient } from '../../api/client.js';
 
+/** -32007: the change is stored, but some switches did not confirm it in time. */
+const NOT_CONFIRMED = -32007;
+
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 
 export interface ClientFlags {
@@ -57,6 +60,7 @@ function report(err: unknown, flags: ClientFlags, url: string): void {
     if (flags.json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, ...(err.data ? { data: err.data } : {}) } })}\n`);
     process.stderr.write(`weft: ${err.message} (${err.code})\n`);
     for (const i of err.data?.issues ?? []) process.stderr.write(`  ${i.path || '(params)'}: ${i.message}\n`);
+    if (err.code === NOT_CONFIRMED && Array.isArray(err.data?.waited)) process.stderr.write(waitedText(err.data.waited as Waited[]));
     return;
   }
   const e = err as NodeJS.ErrnoException;
@@ -68,7 +72,9 @@ function report(err: unknown, flags: ClientFlags, url: string): void {
 export async function call<T>(cmd: Command, method: string, params: object, render: (result: T) => string): Promise<void> {
   const flags = flagsOf(cmd);
   const conn = connection(flags);
-  const client = new HttpClient(conn);
+  const waitTimeout = (params as { waitTimeout?: unknown }).waitTimeout;
+  // A call with --wait may take its whole wait timeout: the HTTP call must outlast it.
+  const client = new HttpClient(typeof waitTimeout === 'number' ? { ...conn, timeout: Math.max(30_000, waitTimeout + 10_000) } : conn);
   try {
     const result = await client.call<T>(method, params);
     process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : ensureNewline(render(result)));
@@ -135,4 +141,49 @@ export function integer(cmd: Command, flag: string, value: string): number {
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** One switch's answer to `--wait`, as the API's `waited` gives it. */
+export interface Waited {
+  host: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export interface WaitFlags {
+  wait?: boolean;
+  waitTimeout?: string;
+}
+
+/** Adds `--wait` and `--wait-timeout` to a command whose change reaches the switches. */
+export function waitOptions(cmd: Command): Command {
+  return cmd
+    .option('--wait', 'return once every affected switch confirmed the change (like ovn-nbctl --wait=hv); exit 1 naming the hosts that did not')
+    .option('--wait-timeout <seconds>', 'how long --wait waits (default 10)');
+}
+
+/** The `wait`/`waitTimeout` params of the flags, or none without `--wait`. */
+export function waitParams(cmd: Command, o: WaitFlags): { wait?: true; waitTimeout?: number } {
+  if (o.waitTimeout !== undefined && !o.wait) usage(cmd, '--wait-timeout needs --wait');
+  if (!o.wait) return {};
+  if (o.waitTimeout === undefined) return { wait: true };
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(o.waitTimeout) || Number(o.waitTimeout) <= 0 || Number(o.waitTimeout) > 600) usage(cmd, `--wait-timeout must be seconds, more than 0 and at most 600, got ${JSON.stringify(o.waitTimeout)}`);
+  return { wait: true, waitTimeout: Math.max(1, Math.round(Number(o.waitTimeout) * 1000)) };
+}
+
+/** One line per switch that had to change: `hv1  ok  12 ms`, or `hv2  not confirmed  10000 ms  (why)`. */
+export function waitedText(waited: readonly Waited[]): string {
+  if (waited.length === 0) return 'no switch had to change\n';
+  const sorted = [...waited].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  const width = Math.max(...sorted.map((w) => w.host.length));
+  return sorted.map((w) => `${w.host.padEnd(width)}  ${w.ok ? 'ok' : 'not confirmed'}  ${w.ms} ms${w.error ? `  (${w.error})` : ''}\n`).join('');
+}
+
+/** `render`'s text, then with `--wait` each switch's confirmation. */
+export function withWaited<T extends { waited?: Waited[] }>(render: (result: T) => string): (result: T) => string {
+  return (r) => {
+    const text = ensureNewline(render(r));
+    return r.waited === undefined ? text : `${text}${waitedText(r.waited)}`;
+  };
 }

@@ -1,6 +1,6 @@
 // weft hosts, weft host admit|reject|remove|update|show
 import type { Command } from 'commander';
-import { call, clientCommand, table, usage } from './client.js';
+import { call, clientCommand, table, usage, waitOptions, waitParams, withWaited, type WaitFlags, type Waited } from './client.js';
 
 interface HostStatus {
   connected: boolean;
@@ -61,9 +61,9 @@ export function registerHost(program: Command): void {
   clientCommand(host, 'show', "a host's state, session, tunnels and warnings")
     .argument('<name>')
     .action((name: string, _o: unknown, cmd: Command) => call<Host>(cmd, 'host.get', { name }, detail));
-  clientCommand(host, 'admit', 'let weft configure the host and tunnel it to the other admitted hosts')
+  waitOptions(clientCommand(host, 'admit', 'let weft configure the host and tunnel it to the other admitted hosts'))
     .argument('<name>')
-    .action((name: string, _o: unknown, cmd: Command) => call<Host>(cmd, 'host.admit', { name }, (h) => `admitted ${h.name}`));
+    .action((name: string, o: WaitFlags, cmd: Command) => call<Host & { waited?: Waited[] }>(cmd, 'host.admit', { name, ...waitParams(cmd, o) }, withWaited((h) => `admitted ${h.name}`)));
   clientCommand(host, 'reject', 'stop touching the host; the others drop their tunnels to it')
     .argument('<name>')
     .action((name: string, _o: unknown, cmd: Command) => call<Host>(cmd, 'host.reject', { name }, (h) => `rejected ${h.name}`));

@@ -7,6 +7,7 @@ import { registerHost } from './host.js';
 import { registerLeader } from './leader.js';
 import { registerLease } from './lease.js';
 import { registerNetwork } from './network.js';
+import { registerPort } from './port.js';
 import { registerReservation } from './reservation.js';
 import { registerStatus } from './status.js';
 import { registerTenant } from './tenant.js';
@@ -18,6 +19,7 @@ export function registerClientCommands(program: Command): Command {
   registerReservation(program);
   registerLease(program);
   registerHost(program);
+  registerPort(program);
   registerLeader(program);
   registerToken(program);
   registerApply(program);

@@ -1,6 +1,6 @@
-// weft network create|list|show|delete
+// weft network create|list|show|update|delete (the changes with --wait)
 import type { Command } from 'commander';
-import { call, clientCommand, collect, integer, networkRef, table, usage } from './client.js';
+import { call, clientCommand, collect, integer, networkRef, table, usage, waitOptions, waitParams, withWaited, type WaitFlags, type Waited } from './client.js';
 
 interface Subnet {
   cidr: string;
@@ -19,22 +19,26 @@ interface Network {
   subnets: Subnet[];
   description?: string;
   revision: number;
+  waited?: Waited[];
 }
 
-interface CreateFlags {
-  vlan: string;
-  vni?: string;
-  mtu?: string;
+interface SubnetFlags {
   subnet?: string;
   gateway?: string;
   dhcpRange?: string[];
   dns?: string[];
   domain?: string;
   leaseTime?: string;
+}
+
+interface CreateFlags extends SubnetFlags, WaitFlags {
+  vlan: string;
+  vni?: string;
+  mtu?: string;
   description?: string;
 }
 
-function subnetOf(cmd: Command, o: CreateFlags): object[] {
+function subnetOf(cmd: Command, o: SubnetFlags): object[] {
   if (o.subnet === undefined) {
     if (o.gateway ?? o.dhcpRange ?? o.dns ?? o.domain ?? o.leaseTime) usage(cmd, '--gateway, --dhcp-range, --dns, --domain and --lease-time need --subnet');
     return [];
@@ -61,8 +65,8 @@ function subnetsText(n: Network): string {
 }
 
 export function registerNetwork(program: Command): void {
-  const network = program.command('network').description('create, list, show and delete networks');
-  clientCommand(network, 'create', 'create a network: weft network create acme/web --vlan 11 --subnet 192.0.2.0/24 ...')
+  const network = program.command('network').description('create, list, show, update and delete networks');
+  waitOptions(clientCommand(network, 'create', 'create a network: weft network create acme/web --vlan 11 --subnet 192.0.2.0/24 ...'))
     .argument('<tenant/network>')
     .requiredOption('--vlan <tag>', 'VLAN tag on the hypervisors\' access ports (1-4094)')
     .option('--vni <vni>', 'tunnel key (default: the VLAN tag)')
@@ -84,8 +88,9 @@ export function registerNetwork(program: Command): void {
         ...(o.mtu !== undefined ? { mtu: integer(cmd, '--mtu', o.mtu) } : {}),
         subnets: subnetOf(cmd, o),
         ...(o.description !== undefined ? { description: o.description } : {}),
+        ...waitParams(cmd, o),
       };
-      return call<Network>(cmd, 'network.create', params, (n) => `created network ${n.tenant}/${n.name} (VLAN ${n.vlan}, VNI ${n.vni})`);
+      return call<Network>(cmd, 'network.create', params, withWaited((n) => `created network ${n.tenant}/${n.name} (VLAN ${n.vlan}, VNI ${n.vni})`));
     });
   clientCommand(network, 'list', "list networks (all, or one tenant's)")
     .argument('[tenant]')
@@ -110,9 +115,35 @@ export function registerNetwork(program: Command): void {
         return `${head}\n${subnets}`;
       });
     });
-  clientCommand(network, 'delete', 'delete a network with its reservations and leases')
+  waitOptions(clientCommand(network, 'update', 'change fields of a network; --subnet and its flags replace the whole subnet list'))
     .argument('<tenant/network>')
-    .action((ref: string, _o: unknown, cmd: Command) =>
-      call<{ deleted: string[] }>(cmd, 'network.delete', networkRef(cmd, ref), ({ deleted }) => deleted.map((d) => `deleted ${d}`).join('\n')),
+    .option('--vlan <tag>', "VLAN tag on the hypervisors' access ports (1-4094)")
+    .option('--vni <vni>', 'tunnel key (a VNI that followed the VLAN tag keeps following it unless given)')
+    .option('--mtu <bytes>', 'MTU handed out by DHCP')
+    .option('--subnet <cidr>', 'the subnet, replacing the current ones')
+    .option('--gateway <ip>', "the subnet's router")
+    .option('--dhcp-range <first-last>', 'a DHCP range (repeatable)', collect)
+    .option('--dns <ip>', 'a DNS server (repeatable)', collect)
+    .option('--domain <name>', 'DNS domain')
+    .option('--lease-time <seconds>', 'DHCP lease time')
+    .option('--description <text>', 'free text')
+    .option('--if-revision <n>', 'only if the network is still at this revision')
+    .action((ref: string, o: Partial<CreateFlags> & { ifRevision?: string }, cmd: Command) => {
+      const key = networkRef(cmd, ref);
+      const params: Record<string, unknown> = { ...key };
+      if (o.vlan !== undefined) params.vlan = integer(cmd, '--vlan', o.vlan);
+      if (o.vni !== undefined) params.vni = integer(cmd, '--vni', o.vni);
+      if (o.mtu !== undefined) params.mtu = integer(cmd, '--mtu', o.mtu);
+      if (o.description !== undefined) params.description = o.description;
+      const subnets = subnetOf(cmd, o);
+      if (o.subnet !== undefined) params.subnets = subnets;
+      if (Object.keys(params).length === 2) usage(cmd, 'nothing to update: give --vlan, --vni, --mtu, --subnet or --description');
+      if (o.ifRevision !== undefined) params.ifRevision = integer(cmd, '--if-revision', o.ifRevision);
+      return call<Network>(cmd, 'network.update', { ...params, ...waitParams(cmd, o) }, withWaited((n) => `updated network ${n.tenant}/${n.name} (VLAN ${n.vlan}, VNI ${n.vni}), now at revision ${n.revision}`));
+    });
+  waitOptions(clientCommand(network, 'delete', 'delete a network with its reservations and leases'))
+    .argument('<tenant/network>')
+    .action((ref: string, o: WaitFlags, cmd: Command) =>
+      call<{ deleted: string[]; waited?: Waited[] }>(cmd, 'network.delete', { ...networkRef(cmd, ref), ...waitParams(cmd, o) }, withWaited(({ deleted }) => deleted.map((d) => `deleted ${d}`).join('\n'))),
     );
 }
