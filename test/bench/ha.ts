@@ -8,16 +8,11 @@
 import { masterDownMs } from '../../src/election/machine.js';
 import { sleep } from '../harness/proc.js';
 import { Replicas } from '../integration/election-replicas.js';
+import { median } from './stats.js';
 
 const NET = 'acme/web';
 const INTERVALS = [1000, 100, 50];
 const TRIALS = Number(process.env.WEFT_BENCH_HA_TRIALS ?? 5);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function agreedLeader(set: Replicas): Promise<number> {
   for (let tries = 0; tries < 2000; tries++) {

@@ -1,8 +1,8 @@
-// What the benchmark families share: quantiles of latency samples, rounding
-// to microseconds, the figures of a phase of writes, the length of
-// event-loop turns, and a scratch directory
-// on the disk WEFT_BENCH_DIR names (with the file system it is on, for the
-// figures). A helper module: it exports no run(), so `npm run bench` skips it.
+// What the benchmark families share: quantiles and medians of samples,
+// rounding to microseconds, the figures of a phase of writes, the length of
+// event-loop turns, and a scratch directory on the disk WEFT_BENCH_DIR names
+// (with the file system it is on, for the figures). A helper module: it
+// exports no run(), so `npm run bench` skips it.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,13 @@ export const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 export function quantiles(values: ArrayLike<number>): (q: number) => number {
   const sorted = Float64Array.from(values).sort();
   return (q) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
+}
+
+/** The median: the middle sample, or the mean of the two middle ones. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** A phase of durable writes: how many, how many a second, and their latency in ms. */
