@@ -62,6 +62,36 @@ export async function startApi(options: Partial<ApiOptions> = {}, dir = mkdtempS
   };
 }
 
+export interface ApiEvent {
+  kind: string;
+  key: string;
+  action: string;
+  value: Record<string, unknown>;
+}
+
+/**
+ * A WebSocket client on a new token of `tenant`, subscribed to events with
+ * `params`: the token, the events as they come, and a wait (up to 5 s) for
+ * the first `n`.
+ */
+export async function subscriber(api: TestApi, tenant: string, params: object): Promise<{ secret: string; seen: ApiEvent[]; until(n: number): Promise<void> }> {
+  const { secret } = await api.http().call<{ secret: string }>('token.create', { tenant });
+  const ws = await api.ws(secret);
+  const seen: ApiEvent[] = [];
+  ws.onNotification((method, p) => {
+    if (method === 'event') seen.push(p as ApiEvent);
+  });
+  await ws.call('events.subscribe', params);
+  return {
+    secret,
+    seen,
+    async until(n) {
+      const deadline = Date.now() + 5000;
+      while (seen.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+}
+
 /** Everything the store holds, for "nothing changed" assertions. */
 export async function snapshot(store: Store): Promise<string> {
   const kinds = ['tenant', 'network', 'reservation', 'host', 'port', 'lease', 'token'] as const;

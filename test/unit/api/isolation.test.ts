@@ -5,7 +5,7 @@ import t from 'tap';
 import { RpcError, type ApiClient } from '../../../src/api/client.js';
 import { ErrorCode } from '../../../src/api/errors.js';
 import { put } from '../../../src/store/store.js';
-import { snapshot, startApi, type TestApi } from './harness.js';
+import { snapshot, startApi, subscriber, type TestApi } from './harness.js';
 
 let api: TestApi;
 t.before(async () => {
@@ -105,20 +105,13 @@ t.test('lists, status and tokens show a tenant token its own tenant only', async
 
 t.test("events: a tenant token gets its tenant's changes only, created/updated/deleted", async (t) => {
   const admin = api.http();
-  const { secret } = await admin.call<{ secret: string }>('token.create', { tenant: 'globex' });
-  const ws = await api.ws(secret);
-  const seen: { kind: string; key: string; action: string; value: Record<string, unknown> }[] = [];
-  ws.onNotification((method, params) => {
-    if (method === 'event') seen.push(params as (typeof seen)[number]);
-  });
-  await ws.call('events.subscribe', {});
+  const { secret, seen, until } = await subscriber(api, 'globex', {});
   await admin.call('network.create', { tenant: 'acme', name: 'secret', vlan: 50 });
   await admin.call('network.create', { tenant: 'globex', name: 'ev', vlan: 51 });
   await admin.call('network.update', { tenant: 'globex', name: 'ev', mtu: 1400 });
   await admin.call('network.delete', { tenant: 'globex', name: 'ev' });
   await admin.call('token.create', { tenant: 'globex', name: 'seen' });
-  const deadline = Date.now() + 5000;
-  while (seen.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await until(4);
   t.same(
     seen.filter((e) => e.kind === 'network').map((e) => `${e.action} ${e.key}`),
     ['created globex/ev', 'updated globex/ev', 'deleted globex/ev'],

@@ -10,7 +10,7 @@ import { ErrorCode } from '../../../src/api/errors.js';
 import { createDhcpService, type DhcpService } from '../../../src/dhcp/index.js';
 import { run } from '../../harness/proc.js';
 import { frame, mac, parseReply, quiet as quietDhcp } from '../dhcp-server/client.js';
-import { startApi, type TestApi } from './harness.js';
+import { startApi, subscriber, type TestApi } from './harness.js';
 
 const cli = join(fileURLToPath(new URL('../../../', import.meta.url)), 'src/cli/main.js');
 
@@ -123,18 +123,11 @@ t.test('lease.release frees the address: released, back in the pool, and idempot
 
 t.test("events.subscribe delivers lease changes, a tenant token only its tenant's", async (t) => {
   const admin = api.http();
-  const { secret } = await admin.call<{ secret: string }>('token.create', { tenant: 'globex' });
-  const ws = await api.ws(secret);
-  const seen: { kind: string; key: string; action: string; value: Record<string, unknown> }[] = [];
-  ws.onNotification((method, params) => {
-    if (method === 'event') seen.push(params as (typeof seen)[number]);
-  });
-  await ws.call('events.subscribe', { kinds: ['lease'] });
+  const { seen, until } = await subscriber(api, 'globex', { kinds: ['lease'] });
   await bind('acme/web', mac(20));
   const ip = await bind('globex/web', mac(20));
   await admin.call('lease.release', { network: 'globex/web', ip });
-  const deadline = Date.now() + 5000;
-  while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await until(2);
   t.same(seen.map((e) => `${e.kind} ${e.action} ${e.key} ${e.value.state}`), [
     `lease created globex/web/${ip} bound`,
     `lease updated globex/web/${ip} released`,
