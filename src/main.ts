@@ -202,6 +202,7 @@ export const PLANES: PlaneFactory[] = [
       ...(openflow ? { openflow } : {}),
       ...(c.ovsdbTlsCert && c.ovsdbTlsKey && c.ovsdbTlsCa ? { tls: { cert: c.ovsdbTlsCert, key: c.ovsdbTlsKey, ca: c.ovsdbTlsCa } } : {}),
       session: { probeInterval: c.ovsdbProbe },
+      localIp: c.tunnelLocalIp,
     });
     ovsdbPlanes.set(ctx, plane);
     return plane;

@@ -137,6 +137,14 @@ export const SETTINGS = {
     text: 'number',
     help: 'OVSDB inactivity probe in ms: echo an idle host after this long, drop it after twice this long without an answer (0: off)',
   }),
+  tunnelLocalIp: setting({
+    flag: '--no-tunnel-local-ip',
+    env: 'WEFT_TUNNEL_LOCAL_IP',
+    schema: z.boolean(),
+    default: true,
+    text: 'boolean',
+    help: "set options:local_ip (the host's encap IP) on weft's tunnels; turn it off for OVS's dummy datapath, where a tunnel with local_ip fails routing",
+  }),
   openflowAudit: setting({
     flag: '--openflow-audit',
     arg: '<ms>',

@@ -33,6 +33,8 @@ export type OnSocket = (socket: Socket, info: PeerInfo) => void;
 
 export interface ListenerOptions {
   tls?: TlsFiles;
+  /** A TLS client was refused during its handshake (no certificate, one the CA did not sign, garbage). */
+  onRefused?(peer: string, reason: string): void;
   /** Most connections open at once on this listener. */
   maxConnections?: number;
   /** A TLS client that has not finished its handshake by then is dropped, ms. */
@@ -49,6 +51,8 @@ const bracket = (h: string): string => (h.includes(':') ? `[${h}]` : h);
 export class Listener {
   private server: net.Server | undefined;
   readonly name: string;
+  /** TLS handshakes refused since start. */
+  refused = 0;
 
   constructor(
     readonly target: PassiveTarget,
@@ -71,7 +75,11 @@ export class Listener {
       });
       server.on('secureConnection', (s: tls.TLSSocket) => this.accept(s, 'ssl', s.getPeerCertificate()?.subject?.CN));
       // A failed handshake (no or untrusted certificate, garbage) concerns that client only.
-      server.on('tlsClientError', (_err, s) => s.destroy());
+      server.on('tlsClientError', (err, s) => {
+        this.refused++;
+        this.options.onRefused?.(`ssl:${bracket(hostOf(s.remoteAddress) ?? '?')}:${s.remotePort ?? '?'}`, err.message);
+        s.destroy();
+      });
     } else {
       server = net.createServer((s) => this.accept(s, t.scheme === 'punix' ? 'unix' : 'tcp'));
     }

@@ -16,6 +16,9 @@ import { PEER_KEY, isOwned, reconcile, type ReconcileResult } from './reconcile.
 import { DATABASE, HostReplica, mapOf, type BridgeView, type HostFacts, type ResumePoint, type VmPort } from './replica.js';
 import { Session, type SessionOptions } from './session.js';
 
+/** How long a first-seen host waits for others to be stored with it, ms. */
+const CREATE_BATCH_MS = 10;
+
 export interface PlaneLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -83,6 +86,8 @@ export interface PlaneStats {
   /** Failed transactions (a wait guard or an error) since start. */
   failedTransactions: number;
   sessions: number;
+  /** TLS clients refused at the handshake (no certificate, or one the CA did not sign) since start. */
+  refusedHandshakes: number;
 }
 
 export class OvsdbPlane {
@@ -98,9 +103,12 @@ export class OvsdbPlane {
   /** Where a session through the same peer key may resume its monitor. */
   private readonly resume = new Map<string, ResumePoint>();
   private unwatch: (() => void) | undefined;
+  /** First-seen hosts waiting for their batched commit. */
+  private readonly creating = new Map<string, { host: Host; promise: Promise<void>; resolve(): void; reject(err: unknown): void }>();
+  private createTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly portWatchers: ((host: string) => void)[] = [];
-  readonly stats: PlaneStats = { transactions: 0, failedTransactions: 0, sessions: 0 };
+  readonly stats: PlaneStats = { transactions: 0, failedTransactions: 0, sessions: 0, refusedHandshakes: 0 };
 
   constructor(private readonly options: OvsdbPlaneOptions) {}
 
@@ -111,7 +119,13 @@ export class OvsdbPlane {
       for (const target of this.options.targets) {
         const onSocket = (socket: Socket, info: PeerInfo) => this.accept(socket, info);
         if (isPassive(target)) {
-          const l = new Listener(target, onSocket, this.options.tls ? { tls: this.options.tls } : {});
+          const l = new Listener(target, onSocket, {
+            ...(this.options.tls ? { tls: this.options.tls } : {}),
+            onRefused: (peer, reason) => {
+              this.stats.refusedHandshakes++;
+              this.options.log.warn({ peer, via: formatTarget(target), reason }, 'TLS handshake refused (a host without a certificate from ovsdbTlsCa?)');
+            },
+          });
           await l.start();
           this.listenersList.push(l);
         } else {
@@ -139,6 +153,10 @@ export class OvsdbPlane {
     for (const d of this.dialers.splice(0)) d.stop();
     for (const hs of this.all) hs.session.close('weft is stopping');
     for (const r of this.reconciles.values()) if (r.timer) clearTimeout(r.timer);
+    if (this.createTimer) clearTimeout(this.createTimer);
+    this.createTimer = undefined;
+    for (const c of this.creating.values()) c.reject(new Error('weft is stopping'));
+    this.creating.clear();
     await Promise.all(this.listenersList.splice(0).map((l) => l.close()));
   }
 
@@ -232,15 +250,20 @@ export class OvsdbPlane {
   private onReplica(hs: HostSession, changes: RowChange[]): void {
     if (!hs.replica.ready) return;
     if (!hs.bound) return this.identify(hs);
-    const facts = hs.replica.facts();
-    if (facts) this.lastFacts.set(hs.name, facts);
-    // The root row carries the encap IP and identity: peers may need new tunnels.
+    // The root row carries the identity and the encap IP, which peers' tunnels
+    // depend on; it also changes with every bridge weft adds, which concerns
+    // this host alone. Rescheduling every host on each of those made a mesh
+    // of N hosts cost N reconciles per host (measured: test/bench/ovsdb.ts).
     if (changes.some((c) => c.table === 'Open_vSwitch')) {
+      const before = this.lastFacts.get(hs.name);
+      const facts = hs.replica.facts();
+      if (facts) this.lastFacts.set(hs.name, facts);
       if (facts?.name !== undefined && facts.name !== hs.name) {
         hs.session.close(`host identity changed from ${hs.name} to ${facts.name}`);
         return;
       }
-      this.scheduleAll();
+      if (before?.encapIp !== facts?.encapIp) this.scheduleAll();
+      else this.schedule(hs.name);
     } else this.schedule(hs.name);
     for (const w of this.portWatchers) w(hs.name);
   }
@@ -278,7 +301,7 @@ export class OvsdbPlane {
         ...(facts.hostname ? { hostname: facts.hostname } : {}),
       };
       try {
-        await store.commit([put('host', name, host, null)]);
+        await this.create(host);
         log.info({ host: name, peer: hs.info.peer, state: host.state, ...(rule ? { rule: formatAdmitRule(rule) } : {}) }, rule ? 'new host admitted by rule' : 'new host pending admission');
         break;
       } catch (err) {
@@ -296,6 +319,40 @@ export class OvsdbPlane {
     for (const w of this.portWatchers) w(name);
     // A newly connected host can be a peer whose encap IP the others did not know.
     this.scheduleAll();
+  }
+
+  /**
+   * Stores a first-seen host, in one commit with the others first seen
+   * within a few ms: a commit is a synchronous fsync on the event loop, and
+   * one per host made a hundred hosts connecting at once queue behind each
+   * other's (measured: test/bench/ovsdb.ts). Rejects with ConflictError when
+   * the host exists by now.
+   */
+  private create(host: Host): Promise<void> {
+    const queued = this.creating.get(host.name);
+    if (queued) return queued.promise;
+    let settle!: { resolve(): void; reject(err: unknown): void };
+    const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.creating.set(host.name, { host, promise, ...settle });
+    this.createTimer ??= setTimeout(() => void this.flushCreates(), CREATE_BATCH_MS);
+    return promise;
+  }
+
+  private async flushCreates(): Promise<void> {
+    this.createTimer = undefined;
+    const batch = [...this.creating.values()];
+    this.creating.clear();
+    try {
+      await this.options.store.commit(batch.map((c) => put('host', c.host.name, c.host, null)));
+      for (const c of batch) c.resolve();
+    } catch (err) {
+      if (!(err instanceof ConflictError) || batch.length === 1) {
+        for (const c of batch) c.reject(err);
+        return;
+      }
+      // Someone else created one of them meanwhile: the others go on their own.
+      await Promise.all(batch.map((c) => this.options.store.commit([put('host', c.host.name, c.host, null)]).then(c.resolve, c.reject)));
+    }
   }
 
   private onModel(changes: Change[]): void {
@@ -333,6 +390,10 @@ export class OvsdbPlane {
       r.dirty = true;
       return;
     }
+    // Every call restarts the wait: while hosts keep connecting (each one
+    // reschedules every host) the reconciles wait for the last, so a mesh of
+    // N built at once costs about one transaction per host, not one per host
+    // per arrival (measured: test/bench/ovsdb.ts).
     if (r.timer) clearTimeout(r.timer);
     r.timer = setTimeout(() => {
       r.timer = undefined;
@@ -370,6 +431,7 @@ export class OvsdbPlane {
       return undefined;
     }
     const all = await this.options.store.list('host');
+    const started = performance.now();
     const host = this.resolved(stored.value);
     const peers = all.filter((h) => h.key !== name && h.value.state === 'admitted').map((h) => this.resolved(h.value));
     const result: ReconcileResult = reconcile({
@@ -389,7 +451,9 @@ export class OvsdbPlane {
       return undefined;
     }
     this.stats.transactions++;
+    const computed = performance.now();
     const raw = await hs.session.request(transact(DATABASE, result.operations));
+    const answered = performance.now();
     const outcome = decodeTransactResult(raw, result.operations.length);
     if (!outcome.ok) throw new Error(`transact reply: ${outcome.error.message}`);
     if (!outcome.value.ok) {
@@ -404,7 +468,7 @@ export class OvsdbPlane {
     }
     r.failures = 0;
     delete r.lastError;
-    this.options.log.info({ host: name, changes: result.changes }, 'host reconciled');
+    this.options.log.info({ host: name, changes: result.changes, computeMs: Math.round(computed - started), transactMs: Math.round(answered - computed) }, 'host reconciled');
     // Verify by rerunning on the updated replica: the next run must send nothing.
     return this.options.debounce ?? 20;
   }

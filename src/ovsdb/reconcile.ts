@@ -96,8 +96,16 @@ export class ReconcileInputError extends Error {
 
 /** The tunnel port name for a peer: stable, at most 15 characters (IFNAMSIZ - 1). */
 export function tunnelName(peer: string): string {
-  return TUNNEL_PREFIX + createHash('sha256').update(peer, 'utf8').digest('hex').slice(0, 10);
+  let name = tunnelNames.get(peer);
+  if (name === undefined) {
+    name = TUNNEL_PREFIX + createHash('sha256').update(peer, 'utf8').digest('hex').slice(0, 10);
+    // Every reconcile of every host names every peer: N² hashes per round without this.
+    if (tunnelNames.size >= 65_536) tunnelNames.clear();
+    tunnelNames.set(peer, name);
+  }
+  return name;
 }
+const tunnelNames = new Map<string, string>();
 
 /** What is missing from a schema or replica for reconcile, as `Table.column` names; empty when fine. */
 export function missingColumns(schema: DatabaseSchema, replica?: Replica): string[] {
@@ -302,10 +310,10 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       const why = specs.has(t.peer) ? 'replaced' : 'no longer a peer';
       txn.changes.push(`remove tunnel ${t.portRow.name} to ${t.peer} (${why})`);
     }
-    if (txn.ops.length > 0) {
-      txn.guard('Bridge', bridge.uuid, bridge.row, RECONCILE_MONITOR.Bridge);
-      for (const t of keep.values()) guardTunnel(txn, t);
-    }
+    // Tunnels kept as they are need no guard: nothing writes them, and a
+    // concurrent edit of one brings a monitor update and a rerun. Guarding
+    // them all made every tunnel added to a mesh of N carry 2N waits.
+    if (txn.ops.length > 0) txn.guard('Bridge', bridge.uuid, bridge.row, RECONCILE_MONITOR.Bridge);
   }
   return txn.finish();
 }
@@ -395,10 +403,12 @@ function updateTunnel(txn: Txn, t: Tunnel, spec: TunnelSpec): void {
   }
   if (!sameMap(strMap(row.external_ids), spec.externalIds)) set.external_ids = spec.externalIds;
   if (Object.keys(set).length > 0) {
+    guardTunnel(txn, t);
     txn.update('Interface', t.iface!.uuid, set);
     txn.changes.push(`update tunnel ${spec.name} to ${spec.peer.name}: ${what.join('; ') || 'external_ids'}`);
   }
   if (!sameMap(strMap(t.portRow.external_ids), spec.externalIds)) {
+    guardTunnel(txn, t);
     txn.update('Port', t.port, { external_ids: spec.externalIds });
     if (what.length === 0 && !set.external_ids) txn.changes.push(`update tunnel ${spec.name} to ${spec.peer.name}: external_ids`);
   }

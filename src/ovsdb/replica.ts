@@ -180,9 +180,7 @@ export class HostReplica {
 
   /** Reads the schema and installs the monitor; rejects (and the caller closes the session) on any failure. */
   async start(): Promise<void> {
-    const s = parseSchema(await this.session.request(getSchema(DATABASE)));
-    if (!s.ok) throw new ReplicaError(`schema: ${s.error.message}`);
-    const schema = s.value;
+    const schema = schemaOf(await this.session.request(getSchema(DATABASE)));
     const columns: Record<string, string[]> = {};
     for (const [table, cols] of Object.entries(MONITORED)) {
       const t = schema.tables.get(table);
@@ -287,6 +285,23 @@ export class HostReplica {
   vmPorts(bridge: string): VmPort[] {
     return this.replicaValue ? vmPorts(this.replicaValue, bridge) : [];
   }
+}
+
+/**
+ * Every host of a fleet sends the same schema: parse it once. Keyed by the
+ * whole text, so a host with another schema (another OVS version, or one
+ * that lies about its checksum) gets its own.
+ */
+const schemas = new Map<string, DatabaseSchema>();
+function schemaOf(raw: unknown): DatabaseSchema {
+  const text = JSON.stringify(raw);
+  const known = schemas.get(text);
+  if (known) return known;
+  const s = parseSchema(raw);
+  if (!s.ok) throw new ReplicaError(`schema: ${s.error.message}`);
+  if (schemas.size >= 16) schemas.clear();
+  schemas.set(text, s.value);
+  return s.value;
 }
 
 function isUnknownMethod(err: unknown): boolean {

@@ -45,6 +45,7 @@ t.test('with nothing given, every setting has its default', async (t) => {
     admit: [],
     controllerTargets: [],
     ovsdbProbe: 5000,
+    tunnelLocalIp: true,
     openflowAudit: 60_000,
     packetInQueue: 1024,
     packetInRate: 5000,
