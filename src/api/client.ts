@@ -22,6 +22,8 @@ export interface ClientOptions {
   token?: string;
   /** Milliseconds before a call fails (default 30 s). */
   timeout?: number;
+  /** PEM CA certificate(s) to trust for an https/wss daemon, besides the system's. */
+  ca?: string | Buffer;
 }
 
 interface Response {
@@ -49,7 +51,9 @@ export class HttpClient implements ApiClient {
   constructor(private readonly options: ClientOptions) {
     this.target = new URL('/rpc', options.url);
     const secure = this.target.protocol === 'https:';
-    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.agent = secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(options.ca ? { ca: options.ca } : {}) })
+      : new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
   /** Posts raw text and returns the status and body as received (tests send malformed bodies with it). */
@@ -119,6 +123,7 @@ export class WsClient implements ApiClient {
       headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
       handshakeTimeout: options.timeout ?? 30_000,
       perMessageDeflate: false,
+      ...(options.ca ? { ca: options.ca } : {}),
     });
     return new Promise((resolve, reject) => {
       socket.once('open', () => {

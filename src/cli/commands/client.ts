@@ -15,6 +15,7 @@ export interface ClientFlags {
   api?: string;
   token?: string;
   data?: string;
+  ca?: string;
   json?: boolean;
 }
 
@@ -26,6 +27,7 @@ export function clientCommand(parent: Command, name: string, description: string
     .addOption(new Option('--api <url>', `admin API URL (default ${DEFAULT_API_URL})`).env('WEFT_API'))
     .addOption(new Option('--token <token>', 'bearer token (default: DATA/admin.token when readable)').env('WEFT_TOKEN'))
     .addOption(new Option('--data <dir>', 'data directory whose admin.token to use').env('WEFT_DATA'))
+    .addOption(new Option('--ca <file>', 'PEM CA certificate to trust for an https:// API (besides the system CAs)').env('WEFT_CA'))
     .option('--json', 'print JSON for scripts instead of tables');
 }
 
@@ -42,10 +44,14 @@ function tokenOf(flags: ClientFlags): string | undefined {
   }
 }
 
-export function connection(flags: ClientFlags): { url: string; token?: string } {
+export function connection(flags: ClientFlags): { url: string; token?: string; ca?: Buffer } {
   const url = flags.api ?? DEFAULT_API_URL;
   const token = tokenOf(flags);
-  return token === undefined ? { url } : { url, token };
+  return {
+    url,
+    ...(token === undefined ? {} : { token }),
+    ...(flags.ca === undefined ? {} : { ca: readFileSync(flags.ca) }),
+  };
 }
 
 /** A usage error: commander prints it and the program exits 2. */
