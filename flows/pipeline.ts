@@ -284,6 +284,8 @@ export function desiredFlows(input: PipelineInput): Flow[] {
     // unless a network says otherwise (an exception below).
     const udp = [oxm('eth_type', ETH_IPV4), oxm('ip_proto', IP_UDP)];
     flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, 0, [...udp, oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], [apply([output(OFPP.CONTROLLER)])]));
+    // A relay agent among the VMs (giaddr set, server port to server port, RFC 2131 4.1), as perfdhcp is.
+    flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, 0, [...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_SERVER)], [apply([output(OFPP.CONTROLLER)])]));
     flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP, 0, [...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_CLIENT)], []));
   }
   for (const p of local) flows.push(...portFlows(p));
@@ -305,6 +307,7 @@ export function desiredFlows(input: PipelineInput): Flow[] {
       // The tenant runs its own DHCP: its packets are ordinary traffic.
       const udp = [networkMatch(vni, 'local'), oxm('eth_type', ETH_IPV4), oxm('ip_proto', IP_UDP)];
       flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP_EXCEPTION, vni, [...udp, oxm('udp_src', DHCP_CLIENT), oxm('udp_dst', DHCP_SERVER)], [goto(TABLE.LEARN)]));
+      flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP_EXCEPTION, vni, [...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_SERVER)], [goto(TABLE.LEARN)]));
       flows.push(flow(TABLE.SERVICES, PRIORITY.DHCP_EXCEPTION, vni, [...udp, oxm('udp_src', DHCP_SERVER), oxm('udp_dst', DHCP_CLIENT)], [goto(TABLE.LEARN)]));
     }
     // A MAC learned from a local port is reachable from anywhere; one learned

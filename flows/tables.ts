@@ -8,7 +8,7 @@ export const TABLE = {
   CLASSIFY: 0,
   /** A local port's frames carry its own MAC and IPs only. */
   PORT_SECURITY: 10,
-  /** DHCP client packets to the controller; rogue DHCP servers dropped. */
+  /** DHCP client and relay agent packets to the controller; rogue DHCP servers dropped. */
   SERVICES: 20,
   /** learn() (network, eth_src) → ingress port into the lookup tables. */
   LEARN: 30,

@@ -240,14 +240,16 @@ export const PLANES: PlaneFactory[] = [
   // DHCP: the pipeline's services table sends client packets here with the network's VNI in metadata.
   (ctx) => {
     const log = ctx.log.child({ plane: 'dhcp' });
+    const fabric = fabrics.get(ctx);
     const dhcp = createDhcpService({
       store: ctx.store, log, leadership: leadershipOf(ctx),
+      // A client's lease moves to another port only once the fabric sees its port gone.
+      ...(fabric ? { ports: fabric } : {}),
       onEvent: (e) => {
         if (e.type === 'fenced') leaseWriteFenced(ctx, e.network, e.term);
       },
     });
     const openflow = openflowPlanes.get(ctx);
-    const fabric = fabrics.get(ctx);
     let unsubscribe: (() => void) | undefined;
     return part(
       'dhcp',

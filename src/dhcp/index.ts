@@ -3,6 +3,7 @@ export * from './allocator.js';
 export * from './leases.js';
 export * from './machine.js';
 export * from './options.js';
+export * from './ports.js';
 export * from './rate.js';
 export * from './server.js';
 export * from './view.js';

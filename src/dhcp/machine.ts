@@ -11,6 +11,7 @@ import { Hostname, intToIpv4, type Lease, type LeaseState } from '../model/index
 import { allocate, assignableSubnet, type AllocationInput } from './allocator.js';
 import { isLive, ownedBy, type Client, type LeaseEntry, type LeaseLookup } from './leases.js';
 import { nakOptions, replyOptions } from './options.js';
+import { heldElsewhere, type Ingress, type PortFacts } from './ports.js';
 import { candidateSubnets, inNetwork, subnetOf, type NetworkView, type ServedSubnet } from './view.js';
 
 export interface DhcpTimers {
@@ -22,11 +23,6 @@ export interface DhcpTimers {
 
 export const DEFAULT_TIMERS: DhcpTimers = { offerHoldMs: 30_000, declineHoldMs: 600_000 };
 
-/** Where the request entered the switch (recorded in the lease). */
-export interface Ingress {
-  host: string;
-  port: string;
-}
 
 export interface DecideInput {
   view: NetworkView;
@@ -35,6 +31,8 @@ export interface DecideInput {
   /** The IP destination was 255.255.255.255: a REQUEST with ciaddr is then REBINDING, else RENEWING. */
   ipBroadcast: boolean;
   ingress?: Ingress;
+  /** Whether ports are on their hosts' bridges: a lease held by another port that is still there is not touched. */
+  ports?: PortFacts;
   /** Epoch milliseconds. */
   now: number;
   timers?: DhcpTimers;
@@ -68,6 +66,7 @@ export type DhcpPath =
   | 'rebinding-ack' | 'rebinding-nak' | 'rebinding-unknown'
   | 'decline' | 'decline-ignored' | 'release' | 'release-ignored'
   | 'inform-ack' | 'inform-ignored'
+  | 'held-by-other-port'
   | 'not-a-request' | 'unsupported-hardware' | 'malformed';
 
 export interface Decision {
@@ -96,6 +95,7 @@ export function decide(input: DecideInput): Decision {
   // Option 61 is at most 255 bytes in the model; a longer one (RFC 3396 split) is refused.
   if (client.clientId !== undefined && client.clientId.length > 510) return { path: 'malformed' };
   const ctx = new Context(input, client);
+  if (type !== DHCP_MESSAGE_TYPE.INFORM && ctx.heldByOtherPort()) return { path: 'held-by-other-port' };
   switch (type) {
     case DHCP_MESSAGE_TYPE.DISCOVER:
       return ctx.discover();
@@ -133,6 +133,17 @@ class Context {
     };
     const requested = this.option('requestedIp');
     if (requested !== undefined) this.alloc.requested = ipv4ToNumber(requested)!;
+  }
+
+  /**
+   * The client has a live binding or offer on another port that is still
+   * there (see ports.ts): whatever this port asks for the client, it gets no
+   * answer and nothing changes, so it can neither take, free nor decline
+   * the client's address, nor bind a second one for the client's MAC.
+   */
+  heldByOtherPort(): boolean {
+    const { leases, ingress, ports, now } = this.input;
+    return leases.ofClient(this.client).some((e) => heldElsewhere(e.lease, this.client, ingress, ports, now));
   }
 
   /** RFC 2131 4.3.1. */
@@ -333,7 +344,9 @@ class Context {
     if (this.client.clientId !== undefined) lease.clientId = this.client.clientId;
     const hostname = this.clientHostname() ?? (mine ? entry.lease.hostname : undefined);
     if (hostname !== undefined) lease.hostname = hostname;
-    if (ingress && ingress.host.length <= 128 && ingress.port.length <= 64) {
+    // A relayed client is not on the ingress port (the relay is): its lease
+    // holds no port, so port security gives the relay's port nothing of it.
+    if (ingress && this.input.request.giaddr === ZERO && ingress.host.length <= 128 && ingress.port.length <= 64) {
       lease.host = ingress.host;
       lease.port = ingress.port;
     }

@@ -16,6 +16,7 @@ import {
 import { buildReplyFrame, defaultServerMac } from './addressing.js';
 import { LeaseTable, NetworkLeases, OfferTable, isLive, ownedBy } from './leases.js';
 import { DEFAULT_TIMERS, decide, type DhcpEvent, type DhcpPath, type DhcpTimers, type Decision } from './machine.js';
+import type { PortFacts } from './ports.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './rate.js';
 import { buildView, type NetworkView } from './view.js';
 
@@ -62,6 +63,12 @@ export interface DhcpServiceOptions {
   serverMac?: (serverId: string) => string;
   /** Tries per request when a conditional write meets a concurrent one. Default 8. */
   maxAttempts?: number;
+  /**
+   * Whether ports are on their hosts' bridges (the fabric): a client's
+   * lease moves to another port only once its port is gone. Without it,
+   * every recorded port is taken to be there.
+   */
+  ports?: PortFacts;
 }
 
 export interface DhcpStats {
@@ -70,6 +77,8 @@ export interface DhcpStats {
   malformed: number;
   /** Decodable but not for the server (not UDP to port 67, not a BOOTREQUEST). */
   ignored: number;
+  /** Not relayed, and chaddr is not the frame's source MAC: a VM speaking for another. Dropped. */
+  spoofed: number;
   rateLimited: number;
   notLeader: number;
   fenced: number;
@@ -151,7 +160,7 @@ class Service implements DhcpService {
   private sweeping = false;
   private closed = false;
   private readonly counters: DhcpStats = {
-    received: 0, malformed: 0, ignored: 0, rateLimited: 0, notLeader: 0, fenced: 0, unknownNetwork: 0,
+    received: 0, malformed: 0, ignored: 0, spoofed: 0, rateLimited: 0, notLeader: 0, fenced: 0, unknownNetwork: 0,
     offers: 0, acks: 0, naks: 0, silent: 0, writes: 0, conflicts: 0, storeErrors: 0, errors: 0, paths: {},
   };
 
@@ -218,6 +227,14 @@ class Service implements DhcpService {
       this.counters.ignored++;
       return undefined;
     }
+    // A client speaks for itself: its chaddr is the source MAC the switch saw
+    // (port security holds a port to its MACs). Only a relay (giaddr set)
+    // sends for others, and what it may do is bounded by the port rule.
+    if (request.giaddr === '0.0.0.0' && request.chaddr !== frame.ethernet.src) {
+      this.counters.spoofed++;
+      this.log.debug({ network: p.network, host: p.host, port: p.port, chaddr: request.chaddr, src: frame.ethernet.src }, 'dhcp: chaddr is not the source MAC; dropped');
+      return undefined;
+    }
     if (!this.leadership.isLeader(p.network)) {
       this.counters.notLeader++;
       return undefined;
@@ -259,6 +276,7 @@ class Service implements DhcpService {
         request,
         ipBroadcast: frame.ipv4.dst === BROADCAST_IPV4,
         ingress: { host: p.host, port: p.port },
+        ...(this.options.ports ? { ports: this.options.ports } : {}),
         now: this.now(),
         timers: this.timers,
         avoid,

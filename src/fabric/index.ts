@@ -199,6 +199,25 @@ export class Fabric {
     return this.state.get(host)?.view?.ports.find((p) => p.name === port)?.ofport;
   }
 
+  /**
+   * Whether a VM port is on its host's bridge, for the DHCP service's port
+   * rule: false once the host's replica no longer lists it or the host is
+   * no longer a host of ours; undefined while the host's bridge has not been
+   * seen (after a restart, before its replica is in).
+   */
+  present(host: string, port: string): boolean | undefined {
+    if (!this.hosts.has(host)) return false;
+    const view = this.state.get(host)?.view;
+    if (!view) return undefined;
+    return view.ports.some((p) => p.name === port);
+  }
+
+  /** The MAC declared for a port: a port.bind's, else the hypervisor's attached-mac; lower-case. */
+  declaredMac(host: string, port: string): string | undefined {
+    const vm = this.state.get(host)?.view?.ports.find((p) => p.name === port);
+    return (this.bindings.get(`${host}/${port}`)?.mac ?? vm?.mac)?.toLowerCase();
+  }
+
   /** A host's pipeline input and flows, as last computed. */
   pipeline(host: string): { input: PipelineInput; flows: Flow[] } | undefined {
     const s = this.state.get(host);
@@ -221,8 +240,9 @@ export class Fabric {
     const out: FabricPort[] = [];
     for (const [host, s] of [...this.state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (!s.view) continue;
+      const declaredOn = this.declaredOn(host, s.view);
       for (const vm of s.view.ports) {
-        const { port, binding } = this.flowPort(host, vm, networks);
+        const { port, binding } = this.flowPort(host, vm, networks, declaredOn);
         const stored = this.bindings.get(`${host}/${vm.name}`);
         const p: FabricPort = { host, name: vm.name, macs: [...(port.macs ?? [])], ips: [...(port.ips ?? [])] };
         if (vm.ofport !== undefined) p.ofport = vm.ofport;
@@ -430,8 +450,25 @@ export class Fabric {
     }));
   }
 
-  /** A reported port with its binding and the addresses port security holds it to. */
-  private flowPort(host: string, vm: ReportedPort, networks: readonly FlowNetwork[]): { port: FlowPort; binding: PortBinding } {
+  /** MAC → the port that declares it, over a host's ports. */
+  private declaredOn(host: string, view: ReportedBridge): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const vm of view.ports) {
+      const m = (this.bindings.get(`${host}/${vm.name}`)?.mac ?? vm.mac)?.toLowerCase();
+      if (m !== undefined && !out.has(m)) out.set(m, vm.name);
+    }
+    return out;
+  }
+
+  /**
+   * A reported port with its binding and the addresses port security holds
+   * it to. A lease grants its MAC and address to the port it was bound on
+   * only, and never against a declaration: not on a port that declares
+   * another MAC (the lease is then someone else's, e.g. relayed, or of a
+   * NIC that had the port's name before), nor when its MAC is declared on
+   * another port of the host (the hypervisor says that NIC is there).
+   */
+  private flowPort(host: string, vm: ReportedPort, networks: readonly FlowNetwork[], declaredOn: ReadonlyMap<string, string>): { port: FlowPort; binding: PortBinding } {
     const stored = this.bindings.get(`${host}/${vm.name}`);
     const explicit = stored?.network ?? hostBinding(vm);
     const base: FlowPort = { name: vm.name, ofport: vm.ofport, tag: vm.tag, ...(explicit !== undefined ? { network: explicit } : {}) };
@@ -440,12 +477,16 @@ export class Fabric {
     const ref = `${binding.network.tenant}/${binding.network.name}`;
     const macs = new Set<string>();
     const ips = new Set<string>();
-    const declared = stored?.mac ?? vm.mac;
-    if (declared) macs.add(declared.toLowerCase());
+    const declared = (stored?.mac ?? vm.mac)?.toLowerCase();
+    if (declared) macs.add(declared);
     for (const ip of stored?.ips ?? []) ips.add(ip);
     for (const l of this.leases.get(`${host}/${vm.name}`)?.values() ?? []) {
       if (`${l.tenant}/${l.network}` !== ref) continue;
-      macs.add(l.mac.toLowerCase());
+      const m = l.mac.toLowerCase();
+      if (declared !== undefined && m !== declared) continue;
+      const owner = declaredOn.get(m);
+      if (owner !== undefined && owner !== vm.name) continue;
+      macs.add(m);
       ips.add(l.ip);
     }
     return { port: { ...base, macs: [...macs].sort(), ips: [...ips].sort() }, binding };
@@ -459,7 +500,8 @@ export class Fabric {
     for (const host of admitted) {
       const s = this.state.get(host);
       if (!s?.view) continue;
-      const ports = s.view.ports.map((vm) => this.flowPort(host, vm, networks).port);
+      const declaredOn = this.declaredOn(host, s.view);
+      const ports = s.view.ports.map((vm) => this.flowPort(host, vm, networks, declaredOn).port);
       const tunnels: FlowTunnel[] = s.view.tunnels.filter((t) => t.ofport !== undefined).map((t) => ({ ofport: t.ofport!, peer: t.peer }));
       cluster.push({ name: host, ports, tunnels });
     }

@@ -79,8 +79,8 @@ t.test('DHCP for three tenants on two hypervisors', requirement(NEEDS), async (t
   const reserved = await vm(hv2, NETS.acme, RESERVED.mac);
   const x1 = await vm(hv1, NETS.tiny, '02:00:00:0d:00:01');
   const x2 = await vm(hv2, NETS.tiny, '02:00:00:0d:00:02');
-  // Sends many clients' DORAs from its own (declared) MAC, as perfdhcp does.
-  const bulk = await vm(hv1, NETS.bulk, '02:00:00:0e:00:01');
+  // Relays many clients' DORAs from its own (declared) MAC and address, as perfdhcp does.
+  const bulk = await vm(hv1, NETS.bulk, '02:00:00:0e:00:01', '198.51.100.5/24');
   await hv1.ovs.vsctl('set', 'Interface', bulk.port, `external_ids:attached-mac=${bulk.mac}`);
   const netOf = new Map<Vm, NetSpec>([
     [a1, NETS.acme], [a2, NETS.acme], [reserved, NETS.acme], [b1, NETS.globex], [b2, NETS.globex],

@@ -1,8 +1,10 @@
-// Many DHCP clients at once from one VM, perfdhcp-style but as clients (not
-// a relay): a small raw-socket program in the VM namespace runs a DORA for
-// each of N client MACs (chaddr), with the broadcast flag so replies reach it
-// whatever their chaddr, retransmitting until each is ACKed or NAKed, and
-// prints one line per outcome. The frames carry the VM's own MAC as source.
+// Many DHCP clients at once from one VM, as perfdhcp does: a relay agent
+// (RFC 2131 4.1: giaddr set to the VM's address, UDP from port 67 to 67)
+// speaking for N client MACs (chaddr). A small raw-socket program in the VM
+// namespace runs a DORA for each, retransmitting until each is ACKed or
+// NAKed, and prints one line per outcome. The frames carry the VM's own MAC
+// as source; replies come back to giaddr, port 67. Only a relay may name a
+// chaddr other than its source MAC: weft drops such a request from a client.
 import { type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,9 +13,13 @@ import type { Vm } from '../harness/lab.js';
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 const DORA_PY = String.raw`import socket, struct, sys, time, select
-iface, count, prefix, own, deadline, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], time.time() + float(sys.argv[5]), float(sys.argv[6])
+iface, count, prefix, own, deadline, rate, giaddr = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], time.time() + float(sys.argv[5]), float(sys.argv[6]), socket.inet_aton(sys.argv[7])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 s.bind((iface, 0))
+# Replies arrive at port 67 of the VM: a bound socket keeps the kernel from answering them with port unreachable.
+sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sink.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sink.bind(('', 67))
 mac = lambda m: bytes.fromhex(m.replace(':', ''))
 def csum(b):
     if len(b) % 2: b += b'\0'
@@ -21,12 +27,12 @@ def csum(b):
     while t > 0xffff: t = (t & 0xffff) + (t >> 16)
     return ~t & 0xffff
 def frame(payload):
-    udp = struct.pack('!HHHH', 68, 67, 8 + len(payload), 0) + payload
-    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, b'\0' * 4, b'\xff' * 4)
+    udp = struct.pack('!HHHH', 67, 67, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, giaddr, b'\xff' * 4)
     ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
     return mac('ff:ff:ff:ff:ff:ff') + mac(own) + b'\x08\x00' + ip + udp
 def bootp(xid, chaddr, kind, opts=b''):
-    m = struct.pack('!BBBBIHH4s4s4s4s16s64s128sI', 1, 1, 6, 0, xid, 0, 0x8000, b'\0' * 4, b'\0' * 4, b'\0' * 4, b'\0' * 4,
+    m = struct.pack('!BBBBIHH4s4s4s4s16s64s128sI', 1, 1, 6, 1, xid, 0, 0, b'\0' * 4, b'\0' * 4, b'\0' * 4, giaddr,
                     mac(chaddr), b'', b'', 0x63825363)
     return frame(m + bytes([53, 1, kind]) + opts + bytes([55, 2, 1, 3, 255]))
 clients = {}
@@ -49,7 +55,7 @@ while time.time() < deadline and (idle or any(c['state'] in ('discover', 'reques
         if len(p) < 14 + 20 + 8 + 240 or p[12:14] != b'\x08\x00' or p[23] != 17: continue
         ihl = (p[14] & 15) * 4
         u = 14 + ihl
-        if struct.unpack('!H', p[u + 2:u + 4])[0] != 68: continue
+        if struct.unpack('!H', p[u + 2:u + 4])[0] != 67: continue
         b = p[u + 8:]
         if b[0] != 2: continue
         xid = struct.unpack('!I', b[4:8])[0]
@@ -92,11 +98,16 @@ export interface DoraRun {
   done: Promise<void>;
 }
 
-/** Runs `count` DORAs from the VM with chaddr `prefix:XX:YY`, starting `rate` new clients a second (0: all at once); gives up after `seconds`. */
+/**
+ * Runs `count` DORAs relayed by the VM (giaddr: its address) with chaddr
+ * `prefix:XX:YY`, starting `rate` new clients a second (0: all at once);
+ * gives up after `seconds`.
+ */
 export function runDoras(vm: Vm, opts: { count: number; prefix: string; seconds: number; rate?: number }): DoraRun {
+  if (!vm.ip) throw new Error('a relaying VM needs an address (giaddr)');
   const script = join(vm.lab.dir, 'dora.py');
   if (!existsSync(script)) writeFileSync(script, DORA_PY);
-  const child = vm.lab.spawnIn(vm.netns, PYTHON, ['-I', '-S', script, 'eth0', String(opts.count), opts.prefix, vm.mac, String(opts.seconds), String(opts.rate ?? 0)]);
+  const child = vm.lab.spawnIn(vm.netns, PYTHON, ['-I', '-S', script, 'eth0', String(opts.count), opts.prefix, vm.mac, String(opts.seconds), String(opts.rate ?? 0), vm.ip]);
   const run: DoraRun = { child, acks: new Map(), ackLines: [], naks: [], done: new Promise((r) => child.once('exit', () => r())) };
   let partial = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {

@@ -82,15 +82,18 @@ t.test('table 10 holds a port to its known addresses, lets DHCP and probes from 
   ]);
 });
 
-t.test('table 20 sends DHCP client packets to the controller and drops DHCP servers, except in networks whose DHCP is the tenant’s', async (t) => {
+t.test('table 20 sends DHCP client and relay agent packets to the controller and drops DHCP servers, except in networks whose DHCP is the tenant’s', async (t) => {
   t.same(lines(hv1, TABLE.SERVICES), [
+    'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=67,tp_dst=67 actions=CONTROLLER:65535',
     'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=67,tp_dst=68 actions=drop',
     'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
     'cookie=0x5746140000000000, table=20, priority=0 actions=goto_table:30',
   ]);
   t.same(lines({ ...hv1, ports: [{ name: 'tap1', ofport: 5, tag: 33 }] }, TABLE.SERVICES), [
+    'cookie=0x5746140000000021, table=20, priority=250,udp,metadata=0x21/0x100ffffff,tp_src=67,tp_dst=67 actions=goto_table:30',
     'cookie=0x5746140000000021, table=20, priority=250,udp,metadata=0x21/0x100ffffff,tp_src=67,tp_dst=68 actions=goto_table:30',
     'cookie=0x5746140000000021, table=20, priority=250,udp,metadata=0x21/0x100ffffff,tp_src=68,tp_dst=67 actions=goto_table:30',
+    'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=67,tp_dst=67 actions=CONTROLLER:65535',
     'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=67,tp_dst=68 actions=drop',
     'cookie=0x5746140000000000, table=20, priority=200,udp,tp_src=68,tp_dst=67 actions=CONTROLLER:65535',
     'cookie=0x5746140000000000, table=20, priority=0 actions=goto_table:30',

@@ -146,13 +146,15 @@ t.test("a port whose addresses are known cannot claim another's", async (t) => {
   );
 });
 
-t.test("DHCP from a client goes to the controller on the client's host with its network in metadata, never into a tunnel", async (t) => {
+t.test("DHCP from a client or a relay agent goes to the controller on its host with its network in metadata, never into a tunnel", async (t) => {
   holds(
     t,
     'DHCP to the controller',
-    fc.property(withPort, ({ t: topo, i }) => {
+    fc.property(withPort, fc.constantFrom('client', 'relay'), ({ t: topo, i }, kind) => {
       const src = bound(topo)[i]!;
-      const w = clusterOf(topo).send(src.host, src.ofport, dhcpDiscover(src.mac));
+      // A relay (RFC 2131 4.1: giaddr set, server port to server port) sends from its own address.
+      const frame = kind === 'client' ? dhcpDiscover(src.mac) : ipv4Frame(src.mac, BROADCAST, src.ip, '255.255.255.255', { proto: 17, srcPort: 67, dstPort: 67 });
+      const w = clusterOf(topo).send(src.host, src.ofport, frame);
       if (w.loop) return false;
       if (src.network!.dhcp === false) {
         // Left to the tenant's own server: flooded like any broadcast.
@@ -160,6 +162,22 @@ t.test("DHCP from a client goes to the controller on the client's host with its 
       }
       const [c, ...more] = w.controller;
       return more.length === 0 && c !== undefined && c.host === src.host && c.inPort === src.ofport && (c.metadata & METADATA_NETWORK_MASK) === BigInt(src.network!.vni) && w.delivered.length === 0 && noTunnelOutput(w);
+    }),
+    RUNS,
+  );
+});
+
+t.test('DHCP server packets from a VM (a rogue server) reach no one, unless the network runs its own DHCP', async (t) => {
+  holds(
+    t,
+    'rogue DHCP server dropped',
+    fc.property(withPort, ({ t: topo, i }) => {
+      const src = bound(topo)[i]!;
+      const offer = ipv4Frame(src.mac, BROADCAST, src.ip, '255.255.255.255', { proto: 17, srcPort: 67, dstPort: 68 });
+      const w = clusterOf(topo).send(src.host, src.ofport, offer);
+      if (w.loop || w.controller.length > 0) return false;
+      if (src.network!.dhcp === false) return w.delivered.every((d) => bound(topo).some((p) => at(p) === at(d) && sameNetwork(p, src)));
+      return w.delivered.length === 0 && noTunnelOutput(w);
     }),
     RUNS,
   );
