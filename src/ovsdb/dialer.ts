@@ -1,116 +1,36 @@
 // Active OVSDB targets: `tcp:`, `ssl:` and `unix:`. weft dials the
-// hypervisor's ovsdb-server and keeps dialling: after a failed attempt or a
-// lost session it waits, doubling the wait from 1 s up to 8 s as OVS's own
-// reconnect does, and starts again from 1 s once a session has lasted.
-import net, { type Socket } from 'node:net';
+// hypervisor's ovsdb-server and keeps dialling with a backoff (see
+// `src/transport/dial.ts`); each session is handed to the plane with what
+// admission needs to know about the peer.
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { formatTarget, type ActiveTarget } from '../config/target.js';
-import { tlsContext, type OnSocket, type TlsFiles } from './listener.js';
+import * as transport from '../transport/dial.js';
+import { hostOf } from '../transport/listen.js';
+import { OVSDB_TLS_SETTINGS, type OnSocket, type PeerInfo } from './listener.js';
 
-export interface DialerOptions {
-  tls?: TlsFiles;
-  minBackoff?: number;
-  maxBackoff?: number;
-  connectTimeout?: number;
-  /** Called on each failed attempt, for logs. */
-  onFailure?(reason: string, retryIn: number): void;
+export type { DialerOptions } from '../transport/dial.js';
+
+function dialledPeer(target: ActiveTarget, socket: Socket): PeerInfo {
+  const name = formatTarget(target);
+  const local = hostOf(socket.localAddress);
+  return {
+    peer: name,
+    target: name,
+    ...(target.scheme !== 'unix' ? { address: hostOf(socket.remoteAddress) ?? target.host } : {}),
+    ...(target.scheme !== 'unix' && local ? { localAddress: local } : {}),
+    ...(socket instanceof tls.TLSSocket && typeof socket.getPeerCertificate()?.subject?.CN === 'string'
+      ? { cn: socket.getPeerCertificate().subject.CN as string }
+      : {}),
+  };
 }
 
 /**
  * Dials one target until stopped. `onSocket` gets each connected socket; the
  * dialer redials when that socket closes.
  */
-export class Dialer {
-  readonly name: string;
-  private stopped = false;
-  private backoff: number;
-  private timer: NodeJS.Timeout | undefined;
-  private socket: Socket | undefined;
-  private readonly min: number;
-  private readonly max: number;
-
-  constructor(
-    readonly target: ActiveTarget,
-    private readonly onSocket: OnSocket,
-    private readonly options: DialerOptions = {},
-  ) {
-    this.name = formatTarget(target);
-    this.min = options.minBackoff ?? 1_000;
-    this.max = options.maxBackoff ?? 8_000;
-    this.backoff = this.min;
-  }
-
-  start(): void {
-    this.stopped = false;
-    this.dial();
-  }
-
-  private dial(): void {
-    if (this.stopped) return;
-    const t = this.target;
-    let socket: Socket;
-    let connected = false;
-    const onConnect = () => {
-      connected = true;
-      socket.setTimeout(0);
-      socket.setNoDelay(true);
-      const startedAt = Date.now();
-      socket.once('close', () => {
-        this.socket = undefined;
-        // A session that lasted a while was a success: start the backoff over.
-        if (Date.now() - startedAt > this.max) this.backoff = this.min;
-        this.retry('session ended');
-      });
-      const local = socket.localAddress?.replace(/^::ffff:/, '');
-      this.onSocket(socket, {
-        peer: this.name,
-        target: this.name,
-        ...(t.scheme !== 'unix' ? { address: socket.remoteAddress?.replace(/^::ffff:/, '') ?? t.host } : {}),
-        ...(t.scheme !== 'unix' && local ? { localAddress: local } : {}),
-        ...(socket instanceof tls.TLSSocket && typeof socket.getPeerCertificate()?.subject?.CN === 'string'
-          ? { cn: socket.getPeerCertificate().subject.CN as string }
-          : {}),
-      });
-    };
-    try {
-      if (t.scheme === 'unix') socket = net.connect({ path: t.path }, onConnect);
-      else if (t.scheme === 'tcp') socket = net.connect({ host: t.host, port: t.port }, onConnect);
-      else {
-        if (!this.options.tls) throw new Error(`${this.name} needs ovsdbTlsCert, ovsdbTlsKey and ovsdbTlsCa`);
-        // OVS checks the peer's certificate against the CA, not its name; so do we.
-        socket = tls.connect({ host: t.host, port: t.port, ...tlsContext(this.options.tls), checkServerIdentity: () => undefined }, onConnect);
-      }
-    } catch (err) {
-      this.retry(err instanceof Error ? err.message : String(err));
-      return;
-    }
-    this.socket = socket;
-    socket.setTimeout(this.options.connectTimeout ?? 10_000, () => socket.destroy(new Error('connect timeout')));
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (!connected) {
-        this.socket = undefined;
-        socket.destroy();
-        this.retry(err.code ?? err.message);
-      }
-    });
-  }
-
-  private retry(reason: string): void {
-    if (this.stopped || this.timer) return;
-    const wait = this.backoff;
-    this.backoff = Math.min(this.max, this.backoff * 2);
-    this.options.onFailure?.(reason, wait);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.dial();
-    }, wait);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.socket?.destroy();
-    this.socket = undefined;
+export class Dialer extends transport.Dialer {
+  constructor(target: ActiveTarget, onSocket: OnSocket, options: transport.DialerOptions = {}) {
+    super(target, (socket) => onSocket(socket, dialledPeer(target, socket)), options, OVSDB_TLS_SETTINGS);
   }
 }
