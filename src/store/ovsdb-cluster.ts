@@ -79,12 +79,12 @@ import {
   type Change,
   type CommitOptions,
   type CommitResult,
-  type Fence,
   type IntegrityReport,
   type Op,
   type Store,
   type Versioned,
 } from './store.js';
+import { queueClaim, queueCommit, type Pending } from './queue.js';
 
 export const DATABASE = 'Weft';
 /** monitor_cond_since's "no transaction seen": the member sends its tables whole. */
@@ -131,10 +131,6 @@ interface ObjState {
   /** The row, when it exists in the database (not for a write of this group). */
   uuid?: string;
 }
-
-type Pending =
-  | { type: 'commit'; ops: Op[]; fence: Fence | undefined; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }
-  | { type: 'claim'; scope: string; seen: number; resolve: (term: number) => void; reject: (e: unknown) => void };
 
 type Outcome = { ok: true; value: CommitResult | number } | { ok: false; error: unknown };
 
@@ -753,17 +749,11 @@ class OvsdbClusterStore implements Store {
   // Writes ------------------------------------------------------------------
 
   commit(ops: Op[], options: CommitOptions = {}): Promise<CommitResult> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new StoreClosedError());
-      this.enqueue({ type: 'commit', ops, fence: options.fence, resolve, reject });
-    });
+    return queueCommit(this.closed, (p) => this.enqueue(p), ops, options);
   }
 
   claimTerm(scope: string, seen: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new StoreClosedError());
-      this.enqueue({ type: 'claim', scope, seen, resolve, reject });
-    });
+    return queueClaim(this.closed, (p) => this.enqueue(p), scope, seen);
   }
 
   private enqueue(p: Pending): void {

@@ -35,6 +35,7 @@ import {
   type Store,
   type Versioned,
 } from './store.js';
+import { queueClaim, queueCommit, type Pending } from './queue.js';
 
 /**
  * Schema migrations: step i takes the database from version i to i + 1, so the
@@ -81,16 +82,6 @@ export interface SqliteStoreOptions {
   /** The migration steps to apply; for tests of the upgrade path. Default MIGRATIONS. */
   migrations?: readonly (readonly string[])[];
 }
-
-type Pending =
-  | {
-      type: 'commit';
-      ops: Op[];
-      fence: CommitOptions['fence'];
-      resolve: (r: CommitResult) => void;
-      reject: (e: unknown) => void;
-    }
-  | { type: 'claim'; scope: string; seen: number; resolve: (term: number) => void; reject: (e: unknown) => void };
 
 /** The schema version recorded in an existing file, 0 for a new or empty one. Writes nothing. */
 function storedVersion(file: string): number {
@@ -297,17 +288,11 @@ class SqliteStore implements Store {
   }
 
   commit(ops: Op[], options: CommitOptions = {}): Promise<CommitResult> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new StoreClosedError());
-      this.enqueue({ type: 'commit', ops, fence: options.fence, resolve, reject });
-    });
+    return queueCommit(this.closed, (p) => this.enqueue(p), ops, options);
   }
 
   claimTerm(scope: string, seen: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new StoreClosedError());
-      this.enqueue({ type: 'claim', scope, seen, resolve, reject });
-    });
+    return queueClaim(this.closed, (p) => this.enqueue(p), scope, seen);
   }
 
   watch(listener: (changes: Change[]) => void): () => void {
