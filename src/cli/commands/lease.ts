@@ -1,16 +1,11 @@
 // weft leases [TENANT[/NETWORK]], weft lease release TENANT/NETWORK IP
 import type { Command } from 'commander';
+import type { z } from 'zod';
+import type { LeaseResult } from '../../api/methods/lease.js';
 import { call, clientCommand, networkRef, table, usage } from './client.js';
 
-export interface LeaseRow {
-  tenant: string;
-  network: string;
-  ip: string;
-  mac: string;
-  hostname?: string;
-  state: string;
-  expiresAt: number;
-}
+/** The fields of lease.list's result that the table shows. */
+export type LeaseRow = Pick<z.infer<typeof LeaseResult>, 'tenant' | 'network' | 'ip' | 'mac' | 'hostname' | 'state' | 'expiresAt'>;
 
 /** When a lease lapses, in UTC to the second; a lease already past it says so. */
 function expires(l: LeaseRow, now: number): string {

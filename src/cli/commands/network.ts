@@ -64,20 +64,26 @@ function subnetsText(n: Network): string {
   return n.subnets.map((s) => s.cidr).join(',');
 }
 
-export function registerNetwork(program: Command): void {
-  const network = program.command('network').description('create, list, show, update and delete networks');
-  waitOptions(clientCommand(network, 'create', 'create a network: weft network create acme/web --vlan 11 --subnet 192.0.2.0/24 ...'))
-    .argument('<tenant/network>')
-    .requiredOption('--vlan <tag>', 'VLAN tag on the hypervisors\' access ports (1-4094)')
-    .option('--vni <vni>', 'tunnel key (default: the VLAN tag)')
-    .option('--mtu <bytes>', 'MTU handed out by DHCP (default 1450)')
-    .option('--subnet <cidr>', 'the subnet, e.g. 192.0.2.0/24')
+/** --subnet with the flags that describe it, and --description: create and update take the same ones. */
+function subnetOptions(cmd: Command, subnetHelp: string): Command {
+  return cmd
+    .option('--subnet <cidr>', subnetHelp)
     .option('--gateway <ip>', "the subnet's router")
     .option('--dhcp-range <first-last>', 'a DHCP range (repeatable)', collect)
     .option('--dns <ip>', 'a DNS server (repeatable)', collect)
     .option('--domain <name>', 'DNS domain')
     .option('--lease-time <seconds>', 'DHCP lease time')
-    .option('--description <text>', 'free text')
+    .option('--description <text>', 'free text');
+}
+
+export function registerNetwork(program: Command): void {
+  const network = program.command('network').description('create, list, show, update and delete networks');
+  const create = waitOptions(clientCommand(network, 'create', 'create a network: weft network create acme/web --vlan 11 --subnet 192.0.2.0/24 ...'))
+    .argument('<tenant/network>')
+    .requiredOption('--vlan <tag>', 'VLAN tag on the hypervisors\' access ports (1-4094)')
+    .option('--vni <vni>', 'tunnel key (default: the VLAN tag)')
+    .option('--mtu <bytes>', 'MTU handed out by DHCP (default 1450)');
+  subnetOptions(create, 'the subnet, e.g. 192.0.2.0/24')
     .action((ref: string, o: CreateFlags, cmd: Command) => {
       const { tenant, name } = networkRef(cmd, ref);
       const params = {
@@ -115,18 +121,12 @@ export function registerNetwork(program: Command): void {
         return `${head}\n${subnets}`;
       });
     });
-  waitOptions(clientCommand(network, 'update', 'change fields of a network; --subnet and its flags replace the whole subnet list'))
+  const update = waitOptions(clientCommand(network, 'update', 'change fields of a network; --subnet and its flags replace the whole subnet list'))
     .argument('<tenant/network>')
     .option('--vlan <tag>', "VLAN tag on the hypervisors' access ports (1-4094)")
     .option('--vni <vni>', 'tunnel key (a VNI that followed the VLAN tag keeps following it unless given)')
-    .option('--mtu <bytes>', 'MTU handed out by DHCP')
-    .option('--subnet <cidr>', 'the subnet, replacing the current ones')
-    .option('--gateway <ip>', "the subnet's router")
-    .option('--dhcp-range <first-last>', 'a DHCP range (repeatable)', collect)
-    .option('--dns <ip>', 'a DNS server (repeatable)', collect)
-    .option('--domain <name>', 'DNS domain')
-    .option('--lease-time <seconds>', 'DHCP lease time')
-    .option('--description <text>', 'free text')
+    .option('--mtu <bytes>', 'MTU handed out by DHCP');
+  subnetOptions(update, 'the subnet, replacing the current ones')
     .option('--if-revision <n>', 'only if the network is still at this revision')
     .action((ref: string, o: Partial<CreateFlags> & { ifRevision?: string }, cmd: Command) => {
       const key = networkRef(cmd, ref);
