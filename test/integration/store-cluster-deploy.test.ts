@@ -75,6 +75,11 @@ t.test('store-init.sh creates and joins a cluster that weft uses', requirement(O
   t.teardown(() => store.close());
   const r = await store.commit([put('tenant', 'acme', { name: 'acme' })]);
   t.equal((await store.get('tenant', 'acme'))?.revision, r.revision, 'weft writes and reads on it');
-  const status = await out('ovs-appctl', ['-t', join(dir, 's3.ctl'), 'cluster/status', 'Weft']);
+  // A joining member reports its servers only once the leader has added it.
+  let status = '';
+  for (let i = 0; i < 400 && !/Servers:(\n.*){3}/.test(status); i++) {
+    if (i > 0) await sleep(50);
+    status = await out('ovs-appctl', ['-t', join(dir, 's3.ctl'), 'cluster/status', 'Weft']);
+  }
   t.match(status, /Servers:(\n.*){3}/, 'three members');
 });
