@@ -82,6 +82,8 @@ export interface VmOptions {
   mac?: string;
   /** MTU of the VM NIC; default 1500 (the underlay carries 1600). */
   mtu?: number;
+  /** The hypervisor's bridge the access port goes on; default its integration bridge. */
+  bridge?: string;
 }
 
 export interface PingResult {
@@ -422,7 +424,7 @@ export class Lab {
     await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     await run('ip', ['-n', hv.netns, 'link', 'set', port, 'up']);
     await run('ip', ['netns', 'exec', netns, PYTHON, '-I', '-S', join(this.dir, 'txoff.py'), 'eth0']);
-    await hv.ovs.vsctl('add-port', hv.bridge, port, ...(opts.tag ? [`tag=${opts.tag}`] : []));
+    await hv.ovs.vsctl('add-port', opts.bridge ?? hv.bridge, port, ...(opts.tag ? [`tag=${opts.tag}`] : []));
     const link = await out('ip', ['-n', netns, '-o', 'link', 'show', 'dev', 'eth0']);
     const mac = /link\/ether (\S+)/.exec(link)?.[1] ?? '';
     const vm = new Vm(this, k, netns, hv, port, mac, opts.ip?.split('/')[0], opts.tag);
