@@ -6,6 +6,7 @@
 // WEFT_BENCH_ROUNDS sets how many times the 1,000 × 100 cluster is computed
 // (default 5; the median is reported).
 import { clusterInputs, desiredFlows, type ClusterHost, type FlowNetwork, type FlowPort, type PipelineInput } from '../../flows/index.js';
+import { rng } from '../harness/rng.js';
 
 const OVN_PER_NETWORK = 114;
 const OVN_PER_PORT = 8;
@@ -61,21 +62,10 @@ function perHostFigures() {
   };
 }
 
-/** A deterministic PRNG (mulberry32), so every run computes the same cluster. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 1,000 networks of 50 tenants on 100 hosts in a full tunnel mesh; each network has 4 VMs on 4 distinct hosts. */
 function cluster(nNetworks = 1000, nHosts = 100, vmsPerNetwork = 4): { networks: FlowNetwork[]; hosts: ClusterHost[] } {
-  const random = prng(6);
+  // Seeded, so every run computes the same cluster.
+  const random = rng(6);
   const networks = Array.from({ length: nNetworks }, (_, i) => network(i));
   const names = Array.from({ length: nHosts }, (_, i) => `hv${i + 1}`);
   const ports = new Map<string, FlowPort[]>(names.map((n) => [n, []]));

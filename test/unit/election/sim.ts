@@ -10,6 +10,7 @@ import type { Clock } from '../../../src/election/clock.js';
 import type { Transport } from '../../../src/election/transport.js';
 import { openSqliteStore } from '../../../src/store/sqlite.js';
 import { put, type Store } from '../../../src/store/store.js';
+import { rng } from '../../harness/rng.js';
 
 export const T0 = 1_700_000_000_000;
 export const KEY = new TextEncoder().encode('simulated cluster shared key 32b');
@@ -59,18 +60,6 @@ export class FakeClock {
     best.fn();
     return true;
   }
-}
-
-/** A deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class FakeNet {
