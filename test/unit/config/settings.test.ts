@@ -8,7 +8,6 @@ import t from 'tap';
 import { z } from 'zod';
 import {
   addSettingOptions,
-  ConfigError,
   flagValues,
   loadConfig,
   readConfigFile,
@@ -16,22 +15,13 @@ import {
   setting,
   SETTINGS,
 } from '../../../src/config/index.js';
+import { errorOf } from './config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-config-'));
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
-}
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 t.test('with nothing given, every setting has its default', async (t) => {

@@ -1,16 +1,7 @@
 // The election's settings: parsed rows and the checks across them.
 import t from 'tap';
-import { ConfigError, loadConfig } from '../../../src/config/index.js';
-
-function errorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { loadConfig } from '../../../src/config/index.js';
+import { errorOf } from '../config/config-error.js';
 
 t.test('peers, listener and per-network priorities parse', async (t) => {
   const { config } = loadConfig({
