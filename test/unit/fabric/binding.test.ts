@@ -2,15 +2,11 @@
 // the host declares on the port (`external_ids:weft-network`, else an
 // `iface-id` of the form tenant/network), then its tag. libvirt's UUID
 // iface-ids and OVN's logical port names are not bindings.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { createFabric, hostBinding, type Fabric, type FabricPort, type ReportedBridge, type ReportedPort } from '../../../src/fabric/index.js';
-import { openSqliteStore } from '../../../src/store/sqlite.js';
-import { put, type Store } from '../../../src/store/store.js';
+import t from 'tap';
+import { hostBinding, type FabricPort } from '../../../src/fabric/index.js';
+import { put } from '../../../src/store/store.js';
+import { fabricWith } from './one-host.js';
 
-const quiet = { info() {}, warn() {}, debug() {} };
 const LIBVIRT_IFACE_ID = '6b1d4c1e-3f0a-4a8e-9b55-3d2f3c1e7a10';
 
 t.test('hostBinding reads weft-network first, then an iface-id naming a network', async (t) => {
@@ -24,42 +20,18 @@ t.test('hostBinding reads weft-network first, then an iface-id naming a network'
   t.equal(hostBinding({}), undefined);
 });
 
-async function fabricWith(t: Test, ports: ReportedPort[]): Promise<{ fabric: Fabric; store: Store; ports: () => FabricPort[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-fabric-unit-'));
-  const store = await openSqliteStore(join(dir, 'weft.db'));
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await store.commit([
-    put('tenant', 'acme', { name: 'acme' }),
-    put('network', 'acme/web', { tenant: 'acme', name: 'web', vlan: 11, vni: 11, mtu: 1450, subnets: [] }),
-    put('network', 'acme/db', { tenant: 'acme', name: 'db', vlan: 12, vni: 12, mtu: 1450, subnets: [] }),
-    put('host', 'hv1', { name: 'hv1', state: 'admitted', encap: 'vxlan', bridge: 'br-int' }),
-  ]);
-  const view: ReportedBridge = { datapathId: 1n, ports, tunnels: [] };
-  let changed: ((host: string) => void) | undefined;
-  const fabric = createFabric({ store, log: quiet, debounce: 0, settle: 0, ovsdb: { bridgeView: () => view, onPortsChanged: (fn) => (changed = fn) } });
-  // A switch that confirms at once, so converge answers as soon as the change is computed.
-  fabric.attach({ sync: async () => undefined });
-  await fabric.start();
-  t.teardown(() => fabric.stop());
-  changed!('hv1');
-  return { fabric, store, ports: () => fabric.ports() };
-}
-
 const summary = (ps: FabricPort[]) => ps.map((p) => [p.name, p.network ?? p.unbound, p.boundBy]);
 
 t.test('a port joins by port.bind, then by its external_ids, then by its tag', async (t) => {
-  const { store, ports, fabric } = await fabricWith(t, [
+  const { store, fabric } = await fabricWith(t, [
     { name: 'tap100i0', ofport: 1, tag: 11 },
     { name: 'tap101i0', ofport: 2, tag: 11, externalIds: { 'weft-network': 'acme/db' } },
     { name: 'vnet0', ofport: 3, tag: 11, ifaceId: 'acme/db', externalIds: { 'iface-id': 'acme/db' } },
     { name: 'vnet1', ofport: 4, tag: 11, ifaceId: LIBVIRT_IFACE_ID, externalIds: { 'iface-id': LIBVIRT_IFACE_ID, 'attached-mac': '52:54:00:00:00:04' } },
     { name: 'vnet2', ofport: 5, tag: 11, externalIds: { 'weft-network': 'acme/gone' } },
     { name: 'vnet3', ofport: 6, externalIds: { 'weft-network': 'acme/web' } },
-  ]);
-  t.same(summary(ports()), [
+  ], [put('network', 'acme/db', { tenant: 'acme', name: 'db', vlan: 12, vni: 12, mtu: 1450, subnets: [] })]);
+  t.same(summary(fabric.ports()), [
     ['tap100i0', 'acme/web', 'tag'],
     ['tap101i0', 'acme/db', 'binding'],
     ['vnet0', 'acme/db', 'binding'],
@@ -67,11 +39,11 @@ t.test('a port joins by port.bind, then by its external_ids, then by its tag', a
     ['vnet2', 'unknown-network', undefined],
     ['vnet3', 'acme/web', 'binding'],
   ], 'weft-network and a tenant/network iface-id bind; a UUID iface-id leaves the tag to decide; a weft-network naming no network binds nothing, without falling back to the tag');
-  t.equal(ports().find((p) => p.name === 'tap101i0')?.binding, undefined, 'a binding from external_ids is not a stored binding');
+  t.equal(fabric.ports().find((p) => p.name === 'tap101i0')?.binding, undefined, 'a binding from external_ids is not a stored binding');
 
   await store.commit([put('port', 'hv1/tap101i0', { host: 'hv1', name: 'tap101i0', network: 'acme/web', ips: [] })]);
   t.same((await fabric.converge(await store.revision(), 10_000)).map((r) => [r.host, r.ok]), [['hv1', true]]);
-  const bound = ports().find((p) => p.name === 'tap101i0');
+  const bound = fabric.ports().find((p) => p.name === 'tap101i0');
   t.same([bound?.network, bound?.boundBy, bound?.binding], ['acme/web', 'binding', 'acme/web'], 'port.bind wins over external_ids:weft-network');
 
   const flows = fabric.pipeline('hv1')?.input.ports.map((p) => [p.name, p.network]);

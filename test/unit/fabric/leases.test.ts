@@ -3,41 +3,15 @@
 // hypervisor declares: not on a port that declares another MAC, nor when its
 // MAC is declared on another port. The DHCP service's port rule reads which
 // ports are there and what they declare from the same fabric.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { createFabric, type Fabric, type ReportedBridge, type ReportedPort } from '../../../src/fabric/index.js';
+import t from 'tap';
+import type { Fabric } from '../../../src/fabric/index.js';
 import type { Lease } from '../../../src/model/index.js';
-import { openSqliteStore } from '../../../src/store/sqlite.js';
 import { put, type Store } from '../../../src/store/store.js';
+import { fabricWith } from './one-host.js';
 
-const quiet = { info() {}, warn() {}, debug() {} };
 const A = '52:54:00:00:00:0a';
 const B = '52:54:00:00:00:0b';
 const X = '52:54:00:00:00:99';
-
-async function fabricWith(t: Test, ports: ReportedPort[]): Promise<{ fabric: Fabric; store: Store; view: ReportedBridge; changed: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-fabric-leases-'));
-  const store = await openSqliteStore(join(dir, 'weft.db'));
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await store.commit([
-    put('tenant', 'acme', { name: 'acme' }),
-    put('network', 'acme/web', { tenant: 'acme', name: 'web', vlan: 11, vni: 11, mtu: 1450, subnets: [] }),
-    put('host', 'hv1', { name: 'hv1', state: 'admitted', encap: 'vxlan', bridge: 'br-int' }),
-  ]);
-  const view: ReportedBridge = { datapathId: 1n, ports, tunnels: [] };
-  let changed: ((host: string) => void) | undefined;
-  const fabric = createFabric({ store, log: quiet, debounce: 0, settle: 0, ovsdb: { bridgeView: (host) => (host === 'hv1' ? view : undefined), onPortsChanged: (fn) => (changed = fn) } });
-  fabric.attach({ sync: async () => undefined });
-  await fabric.start();
-  t.teardown(() => fabric.stop());
-  changed!('hv1');
-  return { fabric, store, view, changed: () => changed!('hv1') };
-}
 
 function bound(ip: string, mac: string, port: string, host = 'hv1'): Lease {
   return { tenant: 'acme', network: 'web', ip, mac, state: 'bound', start: 0, expiresAt: Date.now() + 3_600_000, host, port };
