@@ -31,13 +31,18 @@
 // perfdhcp for TRIAL_S seconds with CLIENTS distinct clients (MACs), then
 // waits for stragglers; it is clean when no DISCOVER and no REQUEST was
 // dropped (perfdhcp counts an exchange as dropped after 1 s without
-// answer). The latency figures are perfdhcp's, of the DISCOVER-OFFER and
-// REQUEST-ACK exchanges at the highest clean rate; a DORA is their sum.
+// answer). The latency figures are of the highest clean rate: p50 and p99
+// of DISCOVER-OFFER, REQUEST-ACK and the whole DORA (DISCOVER sent to ACK
+// received) from perfdhcp's per-exchange timestamps (-x t), next to its own
+// min/avg/max. perfdhcp does not say which OFFER led to which REQUEST: it
+// sends the REQUEST as it reads the OFFER, so the n-th OFFER received pairs
+// with the n-th REQUEST sent.
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, type Hypervisor, type Vm } from '../harness/lab.js';
 import { run as runCommand, sleep, waitGone } from '../harness/proc.js';
+import { exchangeStats, exchangeTimes, quantile, type ExchangeStats } from '../lab/perfdhcp.js';
 import { dumpFlows, STATIC_COOKIES, until, Weft } from '../lab/weft.js';
 
 const TRIAL_S = Number(process.env.WEFT_BENCH_DHCP_TRIAL_S ?? 4);
@@ -53,16 +58,13 @@ const SERVER_IP = '198.18.64.1';
 const RELAY_IP = '198.18.64.2';
 const POOL = ['198.18.64.10', '198.18.127.250'] as const;
 
-interface Exchange {
-  sent: number;
-  received: number;
-  drops: number;
-  /** ms */
-  min: number;
-  avg: number;
-  max: number;
-  std: number;
+/** perfdhcp's figures for an exchange, and the percentiles of its per-exchange delays (ms). */
+interface Exchange extends ExchangeStats {
+  p50: number;
+  p99: number;
 }
+
+type Latency = Omit<Exchange, 'sent' | 'received' | 'drops'>;
 
 interface Trial {
   rate: number;
@@ -70,6 +72,8 @@ interface Trial {
   achieved: number;
   discoverOffer: Exchange;
   requestAck: Exchange;
+  /** DISCOVER sent to ACK received, ms; absent when OFFERs and REQUESTs do not pair up. */
+  dora?: { p50: number; p99: number; avg: number; count: number };
   clean: boolean;
 }
 
@@ -77,23 +81,41 @@ interface ServerResult {
   server: string;
   /** The highest rate tried with no drop: DORAs a second. */
   dorasPerSecond: number;
-  /** At that rate, ms: perfdhcp's per-exchange figures and a DORA (the sum). */
-  latency?: { discoverOffer: Omit<Exchange, 'sent' | 'received' | 'drops'>; requestAck: Omit<Exchange, 'sent' | 'received' | 'drops'>; doraAvg: number };
+  /** At that rate, ms: each exchange's percentiles and perfdhcp's figures, and the whole DORA's. */
+  latency?: { discoverOffer: Latency; requestAck: Latency; dora?: Trial['dora'] };
   trials: { rate: number; achieved: number; drops: number }[];
   /** Why the server was not measured. */
   error?: string;
 }
 
+const ms = (x: number) => Math.round(x * 1000) / 1000;
+
+/** perfdhcp's statistics for `name` with p50/p99 from its timestamps (-x t). */
 function parseExchange(text: string, name: string): Exchange | undefined {
-  const block = text.split(`***Statistics for: ${name}***`)[1]?.split('***')[0];
-  if (!block) return undefined;
-  const n = (label: string) => Number(new RegExp(`${label}: ([0-9.]+)`).exec(block)?.[1] ?? NaN);
-  return { sent: n('sent packets'), received: n('received packets'), drops: n('drops'), min: n('min delay'), avg: n('avg delay'), max: n('max delay'), std: n('std deviation') };
+  const stats = exchangeStats(text, name);
+  if (!stats) return undefined;
+  const delays = exchangeTimes(text, name).map(([sent, received]) => (received - sent) * 1000);
+  return { ...stats, p50: ms(quantile(delays, 0.5)), p99: ms(quantile(delays, 0.99)) };
+}
+
+/**
+ * Whole DORAs: the n-th OFFER received (by time) with the n-th REQUEST sent.
+ * OFFERs that arrive while perfdhcp waits for stragglers get no REQUEST and
+ * are the last ones; a REQUEST without its ACK would shift the pairs, so
+ * then, or when a REQUEST would precede its OFFER, there is no figure.
+ */
+function doras(text: string, requestsSent: number): Trial['dora'] {
+  const offers = exchangeTimes(text, 'DISCOVER-OFFER').sort((a, b) => a[1] - b[1]);
+  const requests = exchangeTimes(text, 'REQUEST-ACK').sort((a, b) => a[0] - b[0]);
+  if (requests.length === 0 || requests.length !== requestsSent || offers.length < requests.length) return undefined;
+  if (requests.some(([requestSent], i) => requestSent < offers[i]![1])) return undefined;
+  const delays = requests.map(([, ackReceived], i) => (ackReceived - offers[i]![0]) * 1000);
+  return { p50: ms(quantile(delays, 0.5)), p99: ms(quantile(delays, 0.99)), avg: ms(delays.reduce((a, b) => a + b, 0) / delays.length), count: delays.length };
 }
 
 /** One perfdhcp run from the VM at `rate` DORAs a second. */
 async function trial(vm: Vm, rate: number): Promise<Trial> {
-  const r = await vm.exec('perfdhcp', ['-4', '-l', 'eth0', '-r', String(rate), '-R', String(CLIENTS), '-p', String(TRIAL_S), '-W', '1500000'], {
+  const r = await vm.exec('perfdhcp', ['-4', '-l', 'eth0', '-r', String(rate), '-R', String(CLIENTS), '-p', String(TRIAL_S), '-W', '1500000', '-x', 't'], {
     timeout: (TRIAL_S + 30) * 1000,
     allowFailure: true,
   });
@@ -105,7 +127,8 @@ async function trial(vm: Vm, rate: number): Promise<Trial> {
   const achieved = Math.round(requestAck.received / TRIAL_S);
   // Fewer DISCOVERs than asked for is the client falling behind, not a clean run at that rate.
   const clean = discoverOffer.drops === 0 && requestAck.drops === 0 && discoverOffer.sent >= rate * TRIAL_S * 0.9;
-  return { rate, achieved, discoverOffer, requestAck, clean };
+  const dora = doras(text, requestAck.sent);
+  return { rate, achieved, discoverOffer, requestAck, ...(dora ? { dora } : {}), clean };
 }
 
 /** The highest clean rate over a doubling then bisecting search. */
@@ -147,8 +170,8 @@ async function search(name: string, vm: Vm): Promise<ServerResult> {
     trials: trials.map((t) => ({ rate: t.rate, achieved: t.achieved, drops: t.discoverOffer.drops + t.requestAck.drops })),
   };
   if (good) {
-    const pick = ({ min, avg, max, std }: Exchange) => ({ min, avg, max, std });
-    out.latency = { discoverOffer: pick(good.discoverOffer), requestAck: pick(good.requestAck), doraAvg: Math.round((good.discoverOffer.avg + good.requestAck.avg) * 1000) / 1000 };
+    const pick = ({ p50, p99, min, avg, max, std }: Exchange): Latency => ({ p50, p99, min, avg, max, std });
+    out.latency = { discoverOffer: pick(good.discoverOffer), requestAck: pick(good.requestAck), ...(good.dora ? { dora: good.dora } : {}) };
   }
   return out;
 }
