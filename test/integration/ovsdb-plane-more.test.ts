@@ -4,116 +4,17 @@
 // trusted one is admitted; and host.update changing a host's encapsulation
 // (its tunnels change type in place) and its integration bridge (its tunnels
 // move). Every wait polls with a generous deadline; nothing is timed.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { HttpClient } from '../../src/api/client.js';
-import { createApiPlane, type ApiPlane } from '../../src/api/index.js';
-import { parseTarget, type Target } from '../../src/config/target.js';
+import { parseTarget } from '../../src/config/target.js';
 import { parseAdmitRule } from '../../src/ovsdb/admission.js';
-import { OvsdbPlane, type OvsdbPlaneOptions } from '../../src/ovsdb/plane.js';
 import { tunnelName } from '../../src/ovsdb/reconcile.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { Store } from '../../src/store/store.js';
-import { Ovs, VSWITCH_SCHEMA } from '../harness/ovs.js';
-import { out, run, sleep, waitGone } from '../harness/proc.js';
+import { freePort } from '../harness/free-port.js';
+import type { Ovs } from '../harness/ovs.js';
 import { OVS, requirement } from '../harness/require.js';
-
-const quiet = { info() {}, warn() {}, debug() {}, error() {} };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-interface Weft {
-  store: Store;
-  plane: OvsdbPlane;
-  api: ApiPlane;
-  client: HttpClient;
-  stop(): Promise<void>;
-}
-
-async function startWeft(dir: string, targets: Target[], options: Partial<OvsdbPlaneOptions> = {}): Promise<Weft> {
-  const store = await openSqliteStore(join(dir, 'weft.db'));
-  const plane = new OvsdbPlane({
-    store,
-    log: quiet,
-    targets,
-    openflow: { port: 6653, scheme: 'tcp' },
-    localIp: false,
-    session: { probeInterval: 1000 },
-    backoff: { min: 100, max: 1000 },
-    ...options,
-  });
-  await plane.start();
-  const api = createApiPlane({ store, dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, version: 'test', log: quiet, hosts: plane, registry: { checkResults: true } });
-  await api.start();
-  const client = new HttpClient({ url: api.url(), token: readFileSync(join(dir, 'admin.token'), 'utf8').trim() });
-  return {
-    store,
-    plane,
-    api,
-    client,
-    async stop() {
-      await client.close();
-      await api.stop();
-      await plane.stop();
-      await store.close();
-    },
-  };
-}
-
-interface HostInfo {
-  name: string;
-  state: string;
-  status: { connected: boolean; tunnels: string[]; reconcile: string; peer?: string };
-}
-
-const hostList = async (w: Weft) => (await w.client.call<{ hosts: HostInfo[] }>('host.list', {})).hosts;
-const host = (w: Weft, name: string) => w.client.call<HostInfo>('host.get', { name });
-
-async function hypervisor(name: string, ip: string, remotes: string[] = []): Promise<Ovs> {
-  const ovs = await Ovs.start({ vswitchd: false, remotes });
-  await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=${name}`, `external_ids:weft-encap-ip=${ip}`);
-  return ovs;
-}
-
-const vs = async (ovs: Ovs, ...args: string[]) => (await ovs.vsctl(...args)).trim();
-
-/** weft's tunnel interfaces of a host: name, type, peer, remote_ip and _uuid. */
-async function tunnelRows(ovs: Ovs): Promise<{ uuid: string; name: string; type: string; peer: string; remoteIp: string }[]> {
-  const text = await vs(ovs, '--format=json', '--columns=_uuid,name,type,options,external_ids', 'list', 'Interface');
-  const json = JSON.parse(text) as { data: [[string, string], string, string, ['map', [string, string][]], ['map', [string, string][]]][] };
-  return json.data
-    .filter(([, , , , ext]) => new Map(ext[1]).get('weft') === 'owned' && new Map(ext[1]).has('weft-peer'))
-    .map(([uuid, name, type, options, ext]) => ({ uuid: uuid[1], name, type, peer: new Map(ext[1]).get('weft-peer')!, remoteIp: new Map(options[1]).get('remote_ip')! }))
-    .sort((a, b) => (a.peer < b.peer ? -1 : 1));
-}
-const tunnels = async (ovs: Ovs) => (await tunnelRows(ovs)).map((r) => `${r.peer}=${r.remoteIp}`);
+import { host, hostList, hypervisor, pki, sslHypervisor, startWeft, tunnelRows, tunnels, until, vs, type Weft } from './ovsdb-hosts.js';
 
 t.test('ptcp:, punix: and a dialled tcp: target at once, with a cidr: admission rule', requirement(OVS), async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-ovsdb-targets-'));
@@ -131,9 +32,7 @@ t.test('ptcp:, punix: and a dialled tcp: target at once, with a cidr: admission 
   const unixHost = await hypervisor('hv-unix', '198.18.0.32');
   const dialled = await hypervisor('hv-dialled', '198.18.0.33', [`ptcp:${dialPort}:127.0.0.1`]);
   hosts.push(tcpHost, unixHost, dialled);
-  weft = await startWeft(dir, [parseTarget('ptcp:0:127.0.0.1'), parseTarget(`punix:${sock}`), parseTarget(`tcp:127.0.0.1:${dialPort}`)], {
-    admit: [parseAdmitRule('cidr:127.0.0.0/8')],
-  });
+  weft = await startWeft(dir, { admit: [parseAdmitRule('cidr:127.0.0.0/8')] }, [parseTarget('ptcp:0:127.0.0.1'), parseTarget(`punix:${sock}`), parseTarget(`tcp:127.0.0.1:${dialPort}`)]);
   const w = weft;
   await tcpHost.vsctl('set-manager', `tcp:127.0.0.1:${w.plane.listenPort()}`);
   await unixHost.vsctl('set-manager', `unix:${sock}`);
@@ -179,40 +78,6 @@ t.test('ptcp:, punix: and a dialled tcp: target at once, with a cidr: admission 
   });
 });
 
-/** A CA named `ca` in `dir` and certificates it signs for `names`, made with the openssl CLI. */
-async function pki(dir: string, ca: string, names: string[]): Promise<void> {
-  const f = (name: string) => join(dir, name);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${ca}.key`), '-out', f(`${ca}.crt`), '-days', '2', '-subj', `/CN=${ca}`]);
-  for (const n of names) {
-    await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${n}.key`), '-out', f(`${n}.csr`), '-subj', `/CN=${n}`]);
-    await run('openssl', ['x509', '-req', '-in', f(`${n}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-CAserial', f(`${ca}.srl`), '-CAcreateserial', '-out', f(`${n}.crt`), '-days', '2']);
-  }
-}
-
-/** An ovsdb-server that takes its TLS material from the SSL table, as ovs-ctl sets it up. */
-async function sslHypervisor(dir: string) {
-  mkdirSync(dir, { recursive: true });
-  const db = join(dir, 'conf.db');
-  const sock = join(dir, 'db.sock');
-  const env = { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
-  await run('ovsdb-tool', ['create', db, VSWITCH_SCHEMA]);
-  await run(
-    'ovsdb-server',
-    [db, `--remote=punix:${sock}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options', '--private-key=db:Open_vSwitch,SSL,private_key', '--certificate=db:Open_vSwitch,SSL,certificate', '--ca-cert=db:Open_vSwitch,SSL,ca_cert', `--pidfile=${join(dir, 'ovsdb-server.pid')}`, `--unixctl=${join(dir, 'ovsdb-server.ctl')}`, `--log-file=${join(dir, 'ovsdb-server.log')}`, '--detach', '--no-chdir', '-vconsole:off'],
-    { env },
-  );
-  const vsctl = (...args: string[]) => out('ovs-vsctl', [`--db=unix:${sock}`, '--no-wait', '--timeout=20', ...args], { env });
-  await vsctl('init');
-  return {
-    vsctl,
-    async stop() {
-      const pid = Number(readFileSync(join(dir, 'ovsdb-server.pid'), 'utf8'));
-      await run('ovs-appctl', ['-t', join(dir, 'ovsdb-server.ctl'), 'exit'], { env, allowFailure: true });
-      await waitGone(pid);
-    },
-  };
-}
-
 t.test('TLS: a host whose certificate the CA did not sign is refused, a trusted one is admitted', requirement({ commands: [...OVS.commands, 'openssl'] }), async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-ovsdb-tls2-'));
   await pki(dir, 'ca', ['weft', 'hv-good']);
@@ -225,10 +90,11 @@ t.test('TLS: a host whose certificate the CA did not sign is refused, a trusted 
     for (const s of stops) await s();
     rmSync(dir, { recursive: true, force: true });
   });
-  weft = await startWeft(dir, [parseTarget('pssl:0:127.0.0.1')], {
-    tls: { cert: join(dir, 'weft.crt'), key: join(dir, 'weft.key'), ca: join(dir, 'ca.crt') },
-    admit: [parseAdmitRule('cn:hv-*')],
-  });
+  weft = await startWeft(
+    dir,
+    { tls: { cert: join(dir, 'weft.crt'), key: join(dir, 'weft.key'), ca: join(dir, 'ca.crt') }, admit: [parseAdmitRule('cn:hv-*')] },
+    [parseTarget('pssl:0:127.0.0.1')],
+  );
   const w = weft;
   const good = await sslHypervisor(join(dir, 'good'));
   stops.push(good.stop);
@@ -263,7 +129,7 @@ t.test('host.update: a new encapsulation changes tunnels in place, a new bridge 
   const dir = mkdtempSync(join(tmpdir(), 'weft-ovsdb-update-'));
   const a = await hypervisor('hv-a', '198.18.0.51');
   const b = await hypervisor('hv-b', '198.18.0.52');
-  const weft = await startWeft(dir, [parseTarget('ptcp:0:127.0.0.1')], { admit: [parseAdmitRule('auto')] });
+  const weft = await startWeft(dir, { admit: [parseAdmitRule('auto')] });
   t.teardown(async () => {
     await weft.stop();
     await a.stop();

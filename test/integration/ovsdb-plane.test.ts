@@ -4,26 +4,20 @@
 // the operator's objects alone, survives restarts on either side without
 // rewriting anything, dials hosts in active mode, speaks TLS, and drops bad
 // peers without the others noticing. Every wait polls; nothing is timed.
-import { execFile, execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import t from 'tap';
-import { HttpClient } from '../../src/api/client.js';
-import { createApiPlane, type ApiPlane } from '../../src/api/index.js';
-import { parseTarget, type Target } from '../../src/config/target.js';
+import { parseTarget } from '../../src/config/target.js';
 import { parseAdmitRule } from '../../src/ovsdb/admission.js';
-import { OvsdbPlane, type OvsdbPlaneOptions } from '../../src/ovsdb/plane.js';
 import { tunnelName } from '../../src/ovsdb/reconcile.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { Store } from '../../src/store/store.js';
-import { Ovs } from '../harness/ovs.js';
-import { out, run, sleep, waitGone } from '../harness/proc.js';
-import { VSWITCH_SCHEMA } from '../harness/ovs.js';
+import type { Ovs } from '../harness/ovs.js';
 import { OVS, requirement } from '../harness/require.js';
+import { host, hostList, hypervisor, OPENFLOW, pki, sslHypervisor, startWeft, tunnels, until, vs, type Weft } from './ovsdb-hosts.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -31,88 +25,6 @@ const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 async function weftCli(w: Weft, ...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--api', w.api.url(), '--token', w.token]);
   return stdout;
-}
-
-const quiet = { info() {}, warn() {}, debug() {}, error() {} };
-const OPENFLOW = { port: 6653, scheme: 'tcp' as const };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
-  }
-}
-
-interface Weft {
-  store: Store;
-  plane: OvsdbPlane;
-  api: ApiPlane;
-  client: HttpClient;
-  token: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** A weft with the OVSDB plane and the API on one store; `keepStore` for a restart. */
-async function startWeft(dir: string, options: Partial<OvsdbPlaneOptions> = {}, targets: Target[] = [parseTarget('ptcp:0:127.0.0.1')]): Promise<Weft> {
-  const store = await openSqliteStore(join(dir, 'weft.db'));
-  const plane = new OvsdbPlane({ store, log: quiet, targets, openflow: OPENFLOW, localIp: false, session: { probeInterval: 1000 }, backoff: { min: 100, max: 1000 }, ...options });
-  await plane.start();
-  const api = createApiPlane({ store, dataDir: dir, listen: { host: '127.0.0.1', port: 0 }, version: 'test', log: quiet, hosts: plane, registry: { checkResults: true } });
-  await api.start();
-  const token = execFileSync('cat', [join(dir, 'admin.token')], { encoding: 'utf8' }).trim();
-  const client = new HttpClient({ url: api.url(), token });
-  return {
-    store,
-    plane,
-    api,
-    client,
-    token,
-    port: plane.listenPort() ?? 0,
-    async stop() {
-      await client.close();
-      await api.stop();
-      await plane.stop();
-      await store.close();
-    },
-  };
-}
-
-interface HostInfo {
-  name: string;
-  state: string;
-  status: { connected: boolean; tunnels: string[]; reconcile: string };
-}
-
-const hostList = async (w: Weft) => (await w.client.call<{ hosts: HostInfo[] }>('host.list', {})).hosts;
-
-async function hypervisor(name: string, ip: string): Promise<Ovs> {
-  const ovs = await Ovs.start({ vswitchd: false });
-  await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=${name}`, `external_ids:weft-encap-ip=${ip}`);
-  return ovs;
-}
-
-const vs = async (ovs: Ovs, ...args: string[]) => (await ovs.vsctl(...args)).trim();
-
-/** The weft tunnels of a host as `peer=remote_ip`, sorted. */
-async function tunnels(ovs: Ovs): Promise<string[]> {
-  const text = await vs(ovs, '--format=json', '--columns=name,options,external_ids', 'list', 'Interface');
-  const json = JSON.parse(text) as { data: [string, ['map', [string, string][]], ['map', [string, string][]]][] };
-  const out: string[] = [];
-  for (const [, options, ext] of json.data) {
-    const e = new Map(ext[1]);
-    if (e.get('weft') !== 'owned' || !e.get('weft-peer')) continue;
-    out.push(`${e.get('weft-peer')}=${new Map(options[1]).get('remote_ip')}`);
-  }
-  return out.sort();
 }
 
 const meshOf = (names: string[], ips: Record<string, string>) => (self: string) =>
@@ -164,7 +76,7 @@ t.test('three hypervisors that set their manager to weft', requirement(OVS), asy
       t.equal(await vs(hv[n]!, 'get-controller', 'br-int'), `tcp:127.0.0.1:${OPENFLOW.port}`, 'controller = the address the host reached weft at');
     }
     await until('all converged', () => converged(weft, names));
-    const h = await weft.client.call<HostInfo>('host.get', { name: 'hv1' });
+    const h = await host(weft, 'hv1');
     t.same(h.status.tunnels, ['hv2', 'hv3']);
     const table = (await weftCli(weft, 'hosts')).split('\n');
     t.match(table[0], /^HOST\s+STATE\s+ENCAP IP\s+BRIDGE\s+CONNECTED SINCE\s+TUNNELS/);
@@ -218,7 +130,7 @@ t.test('three hypervisors that set their manager to weft', requirement(OVS), asy
 
   await t.test('ovsdb-server restarted: the session returns and converges', async (t) => {
     await hv.hv2!.restartOvsdb();
-    await until('hv2 reconnected', async () => (await weft.client.call<HostInfo>('host.get', { name: 'hv2' })).status.connected);
+    await until('hv2 reconnected', async () => (await host(weft, 'hv2')).status.connected);
     await hv.hv2!.vsctl('del-port', 'br-int', tunnelName('hv1'));
     await until('hv2 repaired after the restart', async () => JSON.stringify(await tunnels(hv.hv2!)) === JSON.stringify(mesh('hv2')));
     t.same(await tunnels(hv.hv2!), mesh('hv2'));
@@ -266,55 +178,32 @@ t.test('active mode: weft dials unix: targets', requirement(OVS), async (t) => {
   const hosts = await hostList(weft);
   t.same(hosts.map((h) => [h.name, h.state]), [['hva', 'admitted'], ['hvb', 'admitted']], 'admitted by the auto rule');
   await a.restartOvsdb();
-  await until('hva back', async () => (await weft.client.call<HostInfo>('host.get', { name: 'hva' })).status.connected);
+  await until('hva back', async () => (await host(weft, 'hva')).status.connected);
   await a.vsctl('del-port', 'br-int', tunnelName('hvb'));
   await until('hva repaired', async () => JSON.stringify(await tunnels(a)) === JSON.stringify(['hvb=198.18.0.12']));
   t.pass('the dialer reconnected after ovsdb-server restarted');
 });
 
-
-
-/** A CA and certificates signed by it, made with the openssl CLI. */
-async function pki(dir: string, names: string[]): Promise<void> {
-  const f = (name: string) => join(dir, name);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=weft-test-ca']);
-  for (const n of names) {
-    await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${n}.key`), '-out', f(`${n}.csr`), '-subj', `/CN=${n}`]);
-    await run('openssl', ['x509', '-req', '-in', f(`${n}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAserial', f('ca.srl'), '-CAcreateserial', '-out', f(`${n}.crt`), '-days', '2']);
-  }
-}
-
 t.test('TLS: a host with a certificate from the CA connects over ssl: and is admitted by its CN', requirement({ commands: [...OVS.commands, 'openssl'] }), async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-ovsdb-tls-'));
-  await pki(dir, ['weft', 'hv-tls1']);
-  // The harness's ovsdb-server has no SSL options; this one reads its keys from the SSL table, as ovs-ctl sets it up.
-  const db = join(dir, 'conf.db');
-  const sock = join(dir, 'db.sock');
-  const env = { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
-  await run('ovsdb-tool', ['create', db, VSWITCH_SCHEMA]);
-  await run(
-    'ovsdb-server',
-    [db, `--remote=punix:${sock}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options', '--private-key=db:Open_vSwitch,SSL,private_key', '--certificate=db:Open_vSwitch,SSL,certificate', '--ca-cert=db:Open_vSwitch,SSL,ca_cert', `--pidfile=${join(dir, 'ovsdb-server.pid')}`, `--unixctl=${join(dir, 'ovsdb-server.ctl')}`, `--log-file=${join(dir, 'ovsdb-server.log')}`, '--detach', '--no-chdir', '-vconsole:off'],
-    { env },
-  );
-  const vsctl = (...args: string[]) => out('ovs-vsctl', [`--db=unix:${sock}`, '--no-wait', '--timeout=20', ...args], { env });
+  await pki(dir, 'ca', ['weft', 'hv-tls1']);
   const files = { cert: join(dir, 'weft.crt'), key: join(dir, 'weft.key'), ca: join(dir, 'ca.crt') };
   let weft: Weft | undefined;
+  let hv: Awaited<ReturnType<typeof sslHypervisor>> | undefined;
   t.teardown(async () => {
     await weft?.stop();
-    const pid = Number(readFileSync(join(dir, 'ovsdb-server.pid'), 'utf8'));
-    await run('ovs-appctl', ['-t', join(dir, 'ovsdb-server.ctl'), 'exit'], { env, allowFailure: true });
-    await waitGone(pid);
+    await hv?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
   weft = await startWeft(dir, { tls: files, admit: [parseAdmitRule('cn:hv-tls*')] }, [parseTarget('pssl:0:127.0.0.1')]);
   const w = weft;
-  await vsctl('init');
+  hv = await sslHypervisor(join(dir, 'tls1'));
+  const { vsctl } = hv;
   await vsctl('set', 'Open_vSwitch', '.', 'external_ids:system-id=tls1', 'external_ids:weft-encap-ip=198.18.0.21');
   await vsctl('set-ssl', join(dir, 'hv-tls1.key'), join(dir, 'hv-tls1.crt'), join(dir, 'ca.crt'));
   await vsctl('set-manager', `ssl:127.0.0.1:${w.port}`);
   const h = await until('tls1 connected', async () => {
-    const x = await w.client.call<HostInfo & { status: { peer?: string } }>('host.get', { name: 'tls1' });
+    const x = await host(w, 'tls1');
     return x.status.connected && x.status.reconcile === 'converged' ? x : undefined;
   });
   t.equal(h.state, 'admitted', 'admitted by the cn: rule');
