@@ -8,62 +8,32 @@
 // unbound, on the first N hosts, so exactly N switches must change.
 // OVN is not installed on this machine: its figures in issue 6 (OVN 23.03,
 // the same kind of lab) are the reference, not a same-run baseline.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpClient } from '../../src/api/client.js';
-import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
-import { startDaemon } from '../../src/main.js';
 import { Ovs } from '../harness/ovs.js';
 import { sleep } from '../harness/proc.js';
 import { eventually } from '../integration/openflow-switch.js';
+import { pointHost, startWeftDaemon } from '../integration/weft-daemon.js';
 
 const COUNTS = (process.env.WEFT_BENCH_WAIT_HOSTS ?? '2,5,10').split(',').map(Number);
 const SAMPLES = Number(process.env.WEFT_BENCH_WAIT_SAMPLES ?? 5);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 export async function runWait(): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-wait-'));
-  const ports = { ovsdb: await freePort(), openflow: await freePort() };
-  const { config } = loadConfig({
-    flags: {
-      data: join(dir, 'data'),
-      ovsdb: [`ptcp:${ports.ovsdb}:127.0.0.1`],
-      openflow: [`ptcp:${ports.openflow}:127.0.0.1`],
-      api: '127.0.0.1:0',
-      admit: ['auto'],
-      tunnelLocalIp: false,
-      openflowAudit: 0,
-    },
-  });
-  const daemon = await startDaemon(config, createLogger({ level: 'silent', pretty: false }));
+  const { daemon, client, ports } = await startWeftDaemon(dir, createLogger({ level: 'silent', pretty: false }));
   const hosts: Ovs[] = [];
-  let client: HttpClient | undefined;
   try {
-    const api = daemon.listeners().find((l) => l.name === 'api')!.address.replace(/\/rpc$/, '');
-    client = new HttpClient({ url: api, token: readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim() });
     const most = Math.max(...COUNTS);
     for (let i = 1; i <= most; i++) {
       const ovs = await Ovs.start();
       hosts.push(ovs);
       await ovs.addBridge('br-int');
-      await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=hv${i}`, `external_ids:weft-encap-ip=198.18.0.${i}`);
-      await ovs.vsctl('set-manager', `tcp:127.0.0.1:${ports.ovsdb}`);
+      await pointHost(ovs, i, ports.ovsdb);
     }
     await eventually('every switch connected to weft', async () => {
       for (const h of hosts) if (!(await h.vsctl('--columns=is_connected', 'list', 'Controller')).includes('true')) return undefined;
@@ -95,7 +65,7 @@ export async function runWait(): Promise<unknown> {
     }
     return { datapath: 'dummy', samples: SAMPLES, weft: results, ovnNbctlWaitHvFromIssue: { '1Host': '16-22', '2Hosts': 20, '5Hosts': 45, '10Hosts': 118 } };
   } finally {
-    client?.close();
+    client.close();
     await daemon.stop();
     for (const h of hosts) await h.stop();
     rmSync(dir, { recursive: true, force: true });

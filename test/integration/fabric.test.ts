@@ -9,22 +9,19 @@
 // external_ids, or by their tag. The CLI shows ports, flows and traces, and
 // its --wait reports each switch, naming one that did not confirm.
 import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { clusterInputs, desiredFlows, type ClusterHost, type FlowNetwork } from '../../flows/index.js';
 import { DHCP_MESSAGE_TYPE, getOption } from '../../protocols/dhcp/index.js';
-import { HttpClient } from '../../src/api/client.js';
-import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
-import { startDaemon, type Daemon } from '../../src/main.js';
 import { Ovs } from '../harness/ovs.js';
 import { readPid, run, sleep } from '../harness/proc.js';
 import { OVS, requirement } from '../harness/require.js';
 import { frame, parseReply } from '../unit/dhcp-server/client.js';
 import { dump, eventually, rendered } from './openflow-switch.js';
+import { pointHost, startWeftDaemon } from './weft-daemon.js';
 
 const silent = createLogger({ level: (process.env.WEFT_TEST_LOG as "debug") ?? "silent", pretty: false });
 const CLIENT_MAC = '02:00:00:0a:00:01';
@@ -32,17 +29,6 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js
 
 /** The hosts the CLI's `--wait` output says confirmed (`hv1  ok  12 ms`). */
 const confirmed = (out: string): string[] => [...out.matchAll(/^(\S+)\s+ok\s+\d+ ms$/gm)].map((m) => m[1]!).sort();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The frames of a pcap file (classic format, as OVS's dummy netdev writes it). */
 function pcapFrames(file: string): Buffer[] {
@@ -68,22 +54,8 @@ interface Host {
 t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on two real switches', requirement(OVS), async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-fabric-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const ports = { ovsdb: await freePort(), openflow: await freePort() };
-  const { config } = loadConfig({
-    flags: {
-      data: join(dir, 'data'),
-      ovsdb: [`ptcp:${ports.ovsdb}:127.0.0.1`],
-      openflow: [`ptcp:${ports.openflow}:127.0.0.1`],
-      api: '127.0.0.1:0',
-      admit: ['auto'],
-      tunnelLocalIp: false,
-      openflowAudit: 0,
-    },
-  });
-  const daemon: Daemon = await startDaemon(config, silent);
+  const { daemon, api, client, ports } = await startWeftDaemon(dir, silent);
   t.teardown(() => daemon.stop());
-  const api = daemon.listeners().find((l) => l.name === 'api')!.address.replace(/\/rpc$/, '');
-  const client = new HttpClient({ url: api, token: readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim() });
   t.teardown(() => client.close());
 
   const hosts: Host[] = [];
@@ -93,8 +65,7 @@ t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on
     const pcap = join(ovs.dir, 'p1-tx.pcap');
     await ovs.addBridge('br-int');
     await ovs.vsctl('add-port', 'br-int', 'p1', 'tag=11', '--', 'set', 'Interface', 'p1', 'type=dummy', 'ofport_request=1', `options:tx_pcap=${pcap}`);
-    await ovs.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=hv${i}`, `external_ids:weft-encap-ip=198.18.0.${i}`);
-    await ovs.vsctl('set-manager', `tcp:127.0.0.1:${ports.ovsdb}`);
+    await pointHost(ovs, i, ports.ovsdb);
     hosts.push({ name: `hv${i}`, ovs, pcap });
   }
 
