@@ -20,14 +20,16 @@
 // the same single bulk transaction.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import net, { createServer } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient } from '../../src/api/client.js';
 import { Session } from '../../src/ovsdb/session.js';
+import { freePort } from '../harness/free-port.js';
 import { Ovs } from '../harness/ovs.js';
 import { registerCleanup, run as exec, sleep, waitGone } from '../harness/proc.js';
+import type { HostInfo } from '../integration/ovsdb-hosts.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const SIZES = (process.env.WEFT_BENCH_OVSDB_SIZES ?? '10,50,100').split(',').map(Number);
@@ -42,17 +44,6 @@ const POLL_MS = 100;
 const CONVERGE_DEADLINE = 300_000;
 
 const log = (msg: string) => process.stderr.write(`bench ovsdb: ${msg}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function memory(pid: number): { rssMB: number; peakRssMB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -132,12 +123,6 @@ async function startWeft(dir: string): Promise<Weft> {
       unregister();
     },
   };
-}
-
-interface HostInfo {
-  name: string;
-  state: string;
-  status: { connected: boolean; tunnels: string[]; reconcile: string };
 }
 
 const encapIp = (i: number) => `198.18.0.${i + 1}`;
