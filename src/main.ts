@@ -110,6 +110,63 @@ export function hostSession(ctx: DaemonContext, plane: 'ovsdb' | 'openflow', hos
   elections.get(ctx)?.track(`${plane}:${host}`, up, networks);
 }
 
+/** What host tracking reads of the OVSDB plane, the OpenFlow plane and the fabric. */
+export interface HostSessionSources {
+  ovsdb: { connected(host: string): boolean; onHostSession(fn: (host: string, up: boolean) => void): () => void };
+  openflow: { connected(dpid: bigint): boolean; on(event: 'connected' | 'disconnected', fn: (dpid: bigint) => void): void };
+  fabric: { dpidOf(host: string): bigint | undefined; ports(): readonly { host: string; network?: string }[]; onRecomputed(fn: () => void): () => void };
+}
+
+export type HostSessionReport = (plane: 'ovsdb' | 'openflow', host: string, up: boolean, networks: readonly string[]) => void;
+
+/**
+ * Follows each host's OVSDB session and its switch's OpenFlow connection and
+ * reports a session down with the networks the host has ports in, again
+ * whenever those networks change while it is down (a network new on a host
+ * this replica cannot reach is no better served than the old ones), and up
+ * once it is back or the host has no network left. The fabric keeps a host's
+ * last ports while its session is down, so its networks stay known. Returns
+ * the stop.
+ */
+export function trackHostSessions(sources: HostSessionSources, report: HostSessionReport): () => void {
+  /** The checks reported down, by `plane:host`, with the networks they were reported with. */
+  const down = new Map<string, string>();
+  let stopped = false;
+  const check = (): void => {
+    if (stopped) return;
+    const networks = new Map<string, Set<string>>();
+    for (const p of sources.fabric.ports()) {
+      if (p.network === undefined) continue;
+      let set = networks.get(p.host);
+      if (!set) networks.set(p.host, (set = new Set()));
+      set.add(p.network);
+    }
+    const hosts = new Set([...networks.keys(), ...[...down.keys()].map((k) => k.slice(k.indexOf(':') + 1))]);
+    for (const host of hosts) {
+      const list = [...(networks.get(host) ?? [])].sort();
+      const dpid = sources.fabric.dpidOf(host);
+      const sessions = { ovsdb: sources.ovsdb.connected(host), openflow: dpid !== undefined && sources.openflow.connected(dpid) };
+      for (const plane of ['ovsdb', 'openflow'] as const) {
+        const key = `${plane}:${host}`;
+        const up = sessions[plane] || list.length === 0;
+        const text = list.join(',');
+        if (up ? !down.has(key) : down.get(key) === text) continue;
+        if (up) down.delete(key);
+        else down.set(key, text);
+        report(plane, host, up, list);
+      }
+    }
+  };
+  const unsubscribe = [sources.ovsdb.onHostSession(check), sources.fabric.onRecomputed(check)];
+  sources.openflow.on('connected', check);
+  sources.openflow.on('disconnected', check);
+  check();
+  return () => {
+    stopped = true;
+    for (const u of unsubscribe) u();
+  };
+}
+
 /**
  * The election plane: with peers, adverts on UDP and a leader per network;
  * without, nothing to run. It starts before DHCP so that it stops after it:
@@ -143,10 +200,29 @@ function electionPlane(ctx: DaemonContext): Plane {
     }),
   });
   elections.set(ctx, election);
+  const ovsdb = ovsdbPlanes.get(ctx);
+  const openflow = openflowPlanes.get(ctx);
+  const fabric = fabrics.get(ctx);
+  let untrack: (() => void) | undefined;
   return {
     name: 'election',
-    start: () => election.start(),
-    stop: () => election.stop(),
+    start: async () => {
+      await election.start();
+      if (ovsdb && openflow && fabric) {
+        untrack = trackHostSessions(
+          {
+            ovsdb: { connected: (host) => ovsdb.status(host).connected, onHostSession: (fn) => ovsdb.onHostSession(fn) },
+            openflow: { connected: (dpid) => openflow.session(dpid) !== undefined, on: (event, fn) => openflow.on(event, fn) },
+            fabric,
+          },
+          (plane, host, up, networks) => hostSession(ctx, plane, host, up, networks),
+        );
+      }
+    },
+    stop: () => {
+      untrack?.();
+      return election.stop();
+    },
     listeners: () => {
       const address = election.address();
       return address ? [{ name: 'advert', address: `udp:${address}` }] : [];

@@ -123,6 +123,7 @@ export class Fabric {
   private pending: Change[] = [];
   private revisionSeen = 0;
   private readonly revisionWaiters: { revision: number; resolve: () => void }[] = [];
+  private readonly recomputeWatchers = new Set<() => void>();
 
   constructor(private readonly options: FabricOptions) {
     options.ovsdb.onPortsChanged((host) => this.onReplica(host));
@@ -183,6 +184,12 @@ export class Fabric {
 
   dpidOf(host: string): bigint | undefined {
     return this.state.get(host)?.dpid;
+  }
+
+  /** Called after every recompute (a host's ports, networks or datapath id may have changed); returns the unsubscribe. */
+  onRecomputed(fn: () => void): () => void {
+    this.recomputeWatchers.add(fn);
+    return () => this.recomputeWatchers.delete(fn);
   }
 
   /** The network (`tenant/name`) whose VNI the pipeline wrote into metadata. */
@@ -544,6 +551,7 @@ export class Fabric {
         (err: unknown) => this.options.log.debug({ host, err: err instanceof Error ? err.message : String(err) }, 'sync not done'),
       );
     }
+    for (const w of this.recomputeWatchers) w();
   }
 }
 

@@ -108,6 +108,7 @@ export class OvsdbPlane {
   private createTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly portWatchers: ((host: string) => void)[] = [];
+  private readonly sessionWatchers = new Set<(host: string, up: boolean) => void>();
   readonly stats: PlaneStats = { transactions: 0, failedTransactions: 0, sessions: 0, refusedHandshakes: 0 };
 
   constructor(private readonly options: OvsdbPlaneOptions) {}
@@ -207,6 +208,12 @@ export class OvsdbPlane {
     this.portWatchers.push(fn);
   }
 
+  /** Called with a host's name when its session is bound (up) and when that session ends (down); returns the unsubscribe. */
+  onHostSession(fn: (host: string, up: boolean) => void): () => void {
+    this.sessionWatchers.add(fn);
+    return () => this.sessionWatchers.delete(fn);
+  }
+
   // Sessions ------------------------------------------------------------------
 
   private accept(socket: Socket, info: PeerInfo): void {
@@ -230,6 +237,7 @@ export class OvsdbPlane {
       if (hs.name && this.byHost.get(hs.name) === hs) {
         this.byHost.delete(hs.name);
         log.info({ host: hs.name, peer: info.peer, reason }, 'host disconnected');
+        for (const w of this.sessionWatchers) w(hs.name, false);
       } else log.debug({ peer: info.peer, reason }, 'ovsdb session closed');
     });
     replica.onChange((changes) => this.onReplica(hs, changes));
@@ -315,6 +323,7 @@ export class OvsdbPlane {
     hs.bound = true;
     this.lastFacts.set(name, facts);
     log.info({ host: name, peer: hs.info.peer, via: hs.info.target }, 'host connected');
+    for (const w of this.sessionWatchers) w(name, true);
     // A host already converged (weft restarted) sends no update: its ports are news all the same.
     for (const w of this.portWatchers) w(name);
     // A newly connected host can be a peer whose encap IP the others did not know.
