@@ -79,9 +79,11 @@ export function leaderMethods({ store, leaders }: MethodDeps & LeaderDeps): AnyM
       result: z.object({ replicaId: z.string().describe('the replica that answered'), leaders: z.array(LeaderRow) }),
       errors: [ErrorCode.NotFound],
       handler: async (p) => {
-        if (p.network !== undefined && !(await store.get('network', p.network))) throw notFound(`network ${p.network}`);
         const rows = leaders ? await leaders.leaders() : [];
         const picked = p.network === undefined ? rows : rows.filter((r) => r.network === p.network);
+        // The store is asked only about a network the election does not know:
+        // a replica cut off from the store still answers for what it sees.
+        if (p.network !== undefined && picked.length === 0 && !(await store.get('network', p.network))) throw notFound(`network ${p.network}`);
         return { replicaId: leaders?.replica().replicaId ?? '', leaders: [...picked].sort((a, b) => (a.network < b.network ? -1 : a.network > b.network ? 1 : 0)) };
       },
     }),
