@@ -6,8 +6,9 @@
 // control path, not packets), each host managed through `set-manager` only.
 // Each sample is a new network on a VLAN whose ports already sit, tagged and
 // unbound, on the first N hosts, so exactly N switches must change.
-// OVN is not installed on this machine: its figures in issue 6 (OVN 23.03,
-// the same kind of lab) are the reference, not a same-run baseline.
+// Then `ovn-nbctl --wait=hv` in the same run (openflow-wait-ovn.ts), side by
+// side with ratios; where OVN cannot run, issue 6's figures (OVN 23.03, the
+// same kind of lab) stay the reference, with the reason.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { Ovs } from '../harness/ovs.js';
 import { sleep } from '../harness/proc.js';
 import { eventually } from '../integration/openflow-switch.js';
 import { pointHost, startWeftDaemon } from '../integration/weft-daemon.js';
+import { runOvnWait } from './openflow-wait-ovn.js';
 
 const COUNTS = (process.env.WEFT_BENCH_WAIT_HOSTS ?? '2,5,10').split(',').map(Number);
 const SAMPLES = Number(process.env.WEFT_BENCH_WAIT_SAMPLES ?? 5);
@@ -23,7 +25,32 @@ const SAMPLES = Number(process.env.WEFT_BENCH_WAIT_SAMPLES ?? 5);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
+const OVN_FROM_ISSUE = { '1Host': '16-22', '2Hosts': 20, '5Hosts': 45, '10Hosts': 118 };
+
+type Series = Record<string, { medianMs: number }>;
+
 export async function runWait(): Promise<unknown> {
+  const weft = await runWeftWait();
+  // Only after weft's lab is down, so neither side competes with the other for the CPU.
+  const ovn = await runOvnWait(COUNTS, SAMPLES);
+  const common = { datapath: 'dummy', samples: SAMPLES };
+  if ('unavailable' in ovn) return { ...common, weft, ovnUnavailable: ovn.unavailable, ovnNbctlWaitHvFromIssue: OVN_FROM_ISSUE };
+  const ratio = (ovnSide: Series) =>
+    Object.fromEntries(Object.keys(weft).filter((k) => ovnSide[k]).map((k) => [k, Math.round((ovnSide[k]!.medianMs / weft[k]!.medianMs) * 100) / 100]));
+  return {
+    ...common,
+    weft,
+    ovn: ovn.ovn,
+    ovnOverWeft: ratio(ovn.ovn),
+    ovnWithAllChassis: ovn.withAllChassis,
+    ovnWithAllChassisOverWeft: ratio(ovn.withAllChassis),
+    ovnVersion: ovn.version,
+    ovnTimed: ovn.timed,
+    ovnNbctlWaitHvFromIssue: OVN_FROM_ISSUE,
+  };
+}
+
+async function runWeftWait(): Promise<Record<string, { medianMs: number; samplesMs: number[]; switchesChanged: number[] }>> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-wait-'));
   const { daemon, client, ports } = await startWeftDaemon(dir, createLogger({ level: 'silent', pretty: false }));
   const hosts: Ovs[] = [];
@@ -63,7 +90,7 @@ export async function runWait(): Promise<unknown> {
       }
       results[`${n}Hosts`] = { medianMs: round1(median(samples)), samplesMs: samples, switchesChanged: changed };
     }
-    return { datapath: 'dummy', samples: SAMPLES, weft: results, ovnNbctlWaitHvFromIssue: { '1Host': '16-22', '2Hosts': 20, '5Hosts': 45, '10Hosts': 118 } };
+    return results;
   } finally {
     client.close();
     await daemon.stop();
