@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { MIGRATIONS, openSqliteStore } from '../../src/store/sqlite.js';
 import { put } from '../../src/store/store.js';
-import { apiAddress, killAll, LOOPBACK_LISTENERS, Proc, root, serve, weft } from '../harness/daemon.js';
+import { apiAddress, cli, killAll, LOOPBACK_LISTENERS, Proc, root, serve, weft } from '../harness/daemon.js';
 
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -74,8 +74,7 @@ t.test('a second daemon runs beside the first through `npm run -s weft`', async 
 });
 
 t.test('bad input: one line on stderr, status 2, nothing half-written', async (t) => {
-  const exits = async (args: string[], pattern: RegExp, env?: NodeJS.ProcessEnv) => {
-    const run = weft(args, env);
+  const exits = async (args: string[], pattern: RegExp, env?: NodeJS.ProcessEnv, run = weft(args, env)) => {
     const { code } = await run.exit;
     t.equal(code, 2, `${args.join(' ')} exits 2`);
     t.match(run.stderr(), pattern);
@@ -109,12 +108,14 @@ t.test('bad input: one line on stderr, status 2, nothing half-written', async (t
     const file = join(tmp, 'a-file');
     writeFileSync(file, '');
     await exits(['serve', '--data', join(file, 'data'), ...LOOPBACK_LISTENERS], new RegExp(`data directory ${join(file, 'data')} is not writable`));
-    if (process.getuid?.() !== 0) {
-      const locked = fresh('locked');
-      mkdirSync(locked, { mode: 0o500 });
-      chmodSync(locked, 0o500);
-      await exits(['serve', '--data', locked, ...LOOPBACK_LISTENERS], new RegExp(`data directory ${locked} is not writable: EACCES`));
-    }
+    const locked = mkdtempSync(join(tmpdir(), 'weft-locked-'));
+    t.teardown(() => rmSync(locked, { recursive: true, force: true }));
+    chmodSync(locked, 0o555);
+    // Root writes through any mode bits, so as root (CI) the daemon runs as
+    // nobody, without tap's NODE_OPTIONS hook, which would write into root's .tap/.
+    const args = ['serve', '--data', locked, ...LOOPBACK_LISTENERS];
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, cli, ...args];
+    await exits(args, new RegExp(`data directory ${locked} is not writable: EACCES`), undefined, process.getuid?.() === 0 ? new Proc('setpriv', asNobody) : weft(args));
     t.end();
   });
 
