@@ -160,3 +160,23 @@ export function registerCleanup(fn: () => void): () => void {
     cleanups.delete(fn);
   };
 }
+
+/**
+ * Polls `fn` until it gives something other than undefined or false, and
+ * throws naming `what` after `ms`; deadlines are generous because the box
+ * may be busy, and an error thrown by `fn` counts as "not yet".
+ */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000, every = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(every);
+  }
+}

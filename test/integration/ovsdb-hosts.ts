@@ -10,27 +10,15 @@ import { OvsdbPlane, type OvsdbPlaneOptions } from '../../src/ovsdb/plane.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { Ovs, VSWITCH_SCHEMA } from '../harness/ovs.js';
-import { out, run, sleep, waitGone } from '../harness/proc.js';
+import { out, run, until as poll, waitGone } from '../harness/proc.js';
 
 const quiet = { info() {}, warn() {}, debug() {}, error() {} };
 /** The OpenFlow address weft tells hosts, on the address they reached it at. */
 export const OPENFLOW = { port: 6653, scheme: 'tcp' as const };
 
-/** Polls `fn` until it gives something other than undefined or false; a generous deadline, since the box may be busy. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(50);
-  }
-}
+/** The harness's poll with this file's longer deadline and shorter step. */
+export const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> => poll(what, fn, ms, 50);
+
 
 export interface Weft {
   store: Store;

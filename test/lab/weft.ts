@@ -8,7 +8,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hypervisor, Lab, TeardownHost } from '../harness/lab.js';
-import { registerCleanup, run, sleep, waitGone } from '../harness/proc.js';
+import { registerCleanup, run, until, waitGone } from '../harness/proc.js';
+
+export { until };
 
 const cliPath = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -18,21 +20,6 @@ export const LEARNED_COOKIES = 'cookie=0x574c000000000000/0xffff000000000000';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string; time?: string };
 
-/** Polls `fn` until it returns something other than undefined/false; throws naming `what` after `ms`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000, every = 100): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(every);
-  }
-}
 
 /** A TCP port nothing listens on now, on any address (so it is free on every management address too). */
 export function freePort(): Promise<number> {
