@@ -39,6 +39,12 @@ export interface Plane {
   start(): Promise<void>;
   /** Stops accepting, closes sessions, finishes in-flight work. Never rejects for a clean stop. */
   stop(): Promise<void>;
+  /**
+   * On a graceful stop, before any plane stops: hands what this replica
+   * does for others over at once (the election resigns every network), so
+   * peers take over while the planes finish their in-flight work.
+   */
+  handOver?(): void;
   /** The listeners actually bound (real ports when the config said 0). */
   listeners(): Listener[];
 }
@@ -169,8 +175,9 @@ export function trackHostSessions(sources: HostSessionSources, report: HostSessi
 
 /**
  * The election plane: with peers, adverts on UDP and a leader per network;
- * without, nothing to run. It starts before DHCP so that it stops after it:
- * DHCP no longer answers when the election advertises priority 0.
+ * without, nothing to run. On a graceful stop it resigns before any plane
+ * stops (handOver), so the handover does not wait for the others' shutdown;
+ * DHCP, asking it before each answer, falls silent at the same moment.
  */
 function electionPlane(ctx: DaemonContext): Plane {
   const c = ctx.config;
@@ -219,6 +226,7 @@ function electionPlane(ctx: DaemonContext): Plane {
         );
       }
     },
+    handOver: () => election.resign(),
     stop: () => {
       untrack?.();
       return election.stop();
@@ -527,6 +535,7 @@ export async function startDaemon(config: Config, log: Logger, options: DaemonOp
     listeners,
     stop() {
       stopping ??= (async () => {
+        for (const plane of started) plane.handOver?.();
         await stopPlanes();
         await store.close();
         log.info('stopped');

@@ -10,11 +10,15 @@
 // - The live replica with the highest priority for the network leads; equal
 //   priorities go to the larger replica id (VRRP: the larger address).
 // - A backup that hears no advert from the leader for the master-down
-//   interval, 3 × interval + skew with skew = (256 − priority) × interval /
-//   256, takes over; so the best backup, with the smallest skew, goes first.
-//   Because every replica advertises, a backup that is not the best live
-//   candidate when its timer fires waits one more interval for the better
-//   one to take over, and then claims anyway (the term makes that safe).
+//   interval, 3 × interval + skew, takes over. VRRP's skew, (256 − priority)
+//   × interval / 256, staggers backups that cannot hear each other; weft's
+//   backups advertise, so the best live candidate is known and claims alone,
+//   and the skew is a quarter of VRRP's: (256 − priority) × interval / 1024.
+//   It still orders backups whose views differ (a lost advert), and it adds
+//   to the margin between a cut-off leader's own deadline and the earliest
+//   takeover (below). A backup that is not the best live candidate when its
+//   timer fires waits one more interval for the better one to take over, and
+//   then claims anyway (the term makes that safe).
 // - A leader advertising priority 0 is leaving: backups take over after
 //   their skew time only.
 // - preempt: a backup better than the live leader, and the best live
@@ -26,15 +30,16 @@
 //   replica that cannot claim (store unreachable or someone was faster)
 //   stays a backup.
 // - Leading also means confirming the term: the shell reads the store's term
-//   about every interval (`confirmed`, stamped with the time the read was
-//   sent), and a leader whose term has not been confirmed for confirmMs
-//   steps down on its own ('unconfirmed'). confirmMs is the shortest
-//   master-down interval (3 intervals, priority 255's skew of almost 0) less
-//   the one interval by which a backup's master-down timer may have started
-//   before the cut (the last advert it got): so a leader cut off from its
-//   peers and from the store stops answering before any backup can take
-//   over, whatever the priorities. A leader cut off from its peers only
-//   reads the backup's larger term and steps down then.
+//   every half interval (`confirmed`, stamped with the time the read was
+//   sent), and a leader whose term has not been confirmed for confirmMs, 1.5
+//   intervals, steps down on its own ('unconfirmed'). A backup's master-down
+//   timer runs from the last advert it got, at most one interval before the
+//   cut, so the earliest takeover is 2 intervals + skew after the cut, while
+//   a leader cut off from its peers and from the store stops answering at
+//   most 1.5 intervals after it: half an interval (and the skew) of margin
+//   for late timers, whatever the priorities. A read may take up to one
+//   interval before a healthy leader would step down. A leader cut off from
+//   its peers only reads the backup's larger term and steps down then.
 
 export interface MachineConfig {
   replicaId: string;
@@ -108,7 +113,7 @@ export interface Step {
 }
 
 export function skewMs(priority: number, intervalMs: number): number {
-  return ((256 - priority) * intervalMs) / 256;
+  return ((256 - priority) * intervalMs) / 1024;
 }
 
 export function masterDownMs(priority: number, intervalMs: number): number {
@@ -117,7 +122,12 @@ export function masterDownMs(priority: number, intervalMs: number): number {
 
 /** How long a confirmation of the term (or its claim) lets a leader lead without another. */
 export function confirmMs(intervalMs: number): number {
-  return 2 * intervalMs;
+  return 1.5 * intervalMs;
+}
+
+/** How often a leader reads its term back from the store (and a replica probes the store). */
+export function confirmEveryMs(intervalMs: number): number {
+  return intervalMs / 2;
 }
 
 /** A replica in `backup`, its master-down timer running from `now`. */

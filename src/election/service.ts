@@ -15,7 +15,7 @@ import {
 import { FencedError, type Change, type Fence, type Store } from '../store/store.js';
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import {
-  currentLeader, entryOf, initialElection, isLive, masterDownMs, nextDeadline, step,
+  confirmEveryMs, currentLeader, entryOf, initialElection, isLive, masterDownMs, nextDeadline, step,
   type ElectionAction, type ElectionEvent, type MachineConfig, type NetworkElection, type Role, type StepDownReason,
 } from './machine.js';
 import type { Transport } from './transport.js';
@@ -140,7 +140,14 @@ export interface LeaderInfo {
 
 export interface ElectionService {
   start(): Promise<void>;
-  /** Graceful: advertises priority 0 so backups take over after their skew time, then closes. */
+  /**
+   * Gives up every network at once: advertises priority 0, so backups take
+   * over after their skew time, and stops leading; adverts go on (at
+   * priority 0) until stop. The daemon calls it first on a graceful stop,
+   * before its other planes wind down.
+   */
+  resign(): void;
+  /** Graceful: resigns if it has not, then closes. */
   stop(): Promise<void>;
   isLeader(network: string): boolean;
   /** The fence every write of a network we lead carries: `{scope: network:TENANT/NAME, term}`. */
@@ -212,6 +219,7 @@ class Service implements ElectionService {
   private replay: ReplayState = new Map();
   private seq = 0;
   private advertTimer: unknown;
+  private confirmTimer: unknown;
   private electionTimer: unknown;
   private electionAt: number | undefined;
   private advertPending = false;
@@ -253,17 +261,34 @@ class Service implements ElectionService {
       for (const n of networks) this.addNetwork(n.key);
       this.advertPending = true;
     });
+    this.scheduleConfirm();
     this.log.info({ replicaId: this.config.replicaId, networks: this.machines.size, intervalMs: this.config.intervalMs, address: this.address() }, 'election: started');
   }
 
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  /** Term reads on their own timer, not the advert's: a leader confirms twice per interval. */
+  private scheduleConfirm(): void {
+    this.confirmTimer = this.clock.setTimeout(() => {
+      if (!this.running || this.stopping) return;
+      this.confirmTerms();
+      this.scheduleConfirm();
+    }, confirmEveryMs(this.config.intervalMs));
+  }
+
+  resign(): void {
+    if (!this.running || this.stopping) return;
     this.stopping = true;
+    this.clock.clearTimeout(this.confirmTimer);
     this.batch(() => {
       for (const network of [...this.machines.keys()]) this.dispatch(network, { type: 'shutdown' });
     });
     // The priority-0 advert goes twice: a single lost datagram would cost the full master-down interval.
     this.sendAdverts();
+    this.log.info({ replicaId: this.config.replicaId }, 'election: resigned');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.resign();
     this.running = false;
     this.unwatch?.();
     this.clock.clearTimeout(this.advertTimer);
@@ -554,7 +579,6 @@ class Service implements ElectionService {
       this.counters.advertsSent++;
     }
     if (this.running) {
-      if (!this.stopping) this.confirmTerms();
       // The next periodic advert is one interval after the latest one, whatever sent it.
       this.clock.clearTimeout(this.advertTimer);
       this.advertTimer = this.clock.setTimeout(() => this.batch(() => (this.advertPending = true)), this.config.intervalMs);

@@ -1,5 +1,5 @@
-// The composition root starts planes in order, stops them in reverse, and on a
-// failed start undoes everything it did; a port in use is the operator's to
+// The composition root starts planes in order, stops them in reverse (after
+// the planes that hand over have done so), and on a failed start undoes everything it did; a port in use is the operator's to
 // fix (StartupError, exit 2), named by plane and address.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -44,6 +44,17 @@ t.test('planes start in order and stop in reverse, then the store closes', async
   await daemon.stop();
   await daemon.stop();
   t.same(events, ['ovsdb started', 'openflow started', 'api started', 'api stopped', 'openflow stopped', 'ovsdb stopped', 'store closed']);
+});
+
+t.test('a graceful stop hands over first (the election resigns) before any plane stops', async (t) => {
+  const events: string[] = [];
+  const resigning: PlaneFactory = (ctx) => ({ ...plane('election', events)(ctx), handOver: () => void events.push('election handed over') });
+  const daemon = await startDaemon(config(join(tmp, 'h')), log, {
+    openStore: async () => fakeStore(events),
+    planes: [plane('openflow', events), resigning, plane('dhcp', events)],
+  });
+  await daemon.stop();
+  t.same(events, ['openflow started', 'election started', 'dhcp started', 'election handed over', 'dhcp stopped', 'election stopped', 'openflow stopped', 'store closed']);
 });
 
 t.test('a port in use: StartupError naming plane and address, started planes stopped, created dir removed', async (t) => {

@@ -64,6 +64,24 @@ t.test('a graceful stop advertises priority 0: the best backup leads after its s
   t.same(sim.violations, []);
 });
 
+t.test('resign: the leader stops leading at once and advertises priority 0 until it stops; the best backup leads after its skew', async (t) => {
+  const sim = await cluster(t, { 'replica-a': 200, 'replica-b': 150, 'replica-c': 100 });
+  await sim.run(1000, [NET]);
+  const a = sim.replicas.get('replica-a')!;
+  a.service.resign();
+  t.notOk(a.service.isLeader(NET), 'no longer leader the moment it resigns (DHCP falls silent)');
+  t.equal(a.service.fence(NET), undefined, 'and it has no fence to write with');
+  const took = await sim.until(5000, () => leaderIds(sim).includes('replica-b'), [NET]);
+  t.ok(took !== undefined && took <= skewMs(150, INTERVAL) + sim.net.maxDelay, `handover in ${took} ms, under one interval`);
+  await sim.run(10 * INTERVAL, [NET]);
+  const row = sim.replicas.get('replica-b')!.service.leaders().find((l) => l.network === NET)!;
+  t.same(row.peers.find((p) => p.replicaId === 'replica-a'), { replicaId: 'replica-a', priority: 0, term: 1, leader: false, live: true },
+    'ten intervals on, the resigned replica still advertises, at priority 0');
+  t.same(leaderIds(sim), ['replica-b'], 'and it never leads again');
+  await sim.stop('replica-a');
+  t.same(sim.violations, []);
+});
+
 t.test('preempt: a better replica back from a partition takes over; nopreempt: it does not, and nothing flaps', async (t) => {
   for (const preempt of [true, false]) {
     t.test(preempt ? 'preempt' : 'nopreempt', async (t) => {

@@ -2,7 +2,7 @@
 // time only as the `now` of each event.
 import t from 'tap';
 import {
-  confirmMs, initialElection, masterDownMs, nextDeadline, skewMs, step,
+  confirmEveryMs, confirmMs, initialElection, masterDownMs, nextDeadline, skewMs, step,
   type ElectionEvent, type MachineConfig, type NetworkElection,
 } from '../../../src/election/machine.js';
 
@@ -21,10 +21,11 @@ function run(s: NetworkElection, events: [number, ElectionEvent][], c = config) 
 
 const advert = (from: string, priority: number, term: number, leader: boolean): ElectionEvent => ({ type: 'advert', from, intervalMs: 100, entry: { priority, term, leader } });
 
-t.test('skew and master-down interval are as in VRRPv3', async (t) => {
-  t.equal(skewMs(100, 1000), 609.375);
-  t.equal(masterDownMs(100, 1000), 3609.375);
-  t.equal(masterDownMs(255, 100), 300 + 100 / 256);
+t.test('master-down is VRRPv3\'s 3 intervals + skew, the skew a quarter of VRRP\'s (backups hear each other)', async (t) => {
+  t.equal(skewMs(100, 1000), 609.375 / 4);
+  t.equal(masterDownMs(100, 1000), 3000 + 609.375 / 4);
+  t.equal(masterDownMs(255, 100), 300 + 100 / 1024);
+  t.equal(masterDownMs(1, 100), 300 + 255 * 100 / 1024, 'the longest is still under 3.25 intervals');
 });
 
 t.test('a lone replica claims after the master-down interval and leads only once the claim succeeds', async (t) => {
@@ -122,10 +123,12 @@ t.test('a leader holds its term only while the store confirms it: 2 intervals fr
   t.equal(lapsed.state.term, 3, 'the next claim starts from the term it held');
 });
 
-t.test('the lease is shorter than any backup needs to take over after the same cut', async (t) => {
+t.test('the lease ends half an interval before any backup may take over after the same cut', async (t) => {
   for (const interval of [10, 50, 100, 1000]) {
     // The backup heard the last advert up to one interval before the cut; the leader's last read may have been sent at the cut.
-    t.ok(confirmMs(interval) < masterDownMs(255, interval) - interval + 1, `interval ${interval}`);
+    t.ok(confirmMs(interval) + interval / 2 <= masterDownMs(255, interval) - interval, `interval ${interval}`);
+    // Reads go every half interval: a read that takes up to one interval keeps a healthy leader leading.
+    t.equal(confirmMs(interval) - confirmEveryMs(interval), interval, `interval ${interval}: one interval for a read to come back`);
   }
 });
 
