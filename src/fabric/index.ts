@@ -354,12 +354,16 @@ export class Fabric {
           break;
         case 'host':
           if (c.op === 'put') {
-            this.hosts.set(c.key, c.value as Host);
+            const before = this.hosts.get(c.key);
+            const host = c.value as Host;
+            this.hosts.set(c.key, host);
             // The bridge name may have changed, or the host was just admitted.
             const s = this.state.get(c.key);
-            const view = this.options.ovsdb.bridgeView(c.key, (c.value as Host).bridge);
+            const view = this.options.ovsdb.bridgeView(c.key, host.bridge);
             if (view) this.stateOf(c.key).view = view;
-            else if (s) delete s.view;
+            // While the host is unreachable its last ports stand, as they do for every other change:
+            // host tracking reads its networks from them, and an edit of the record must not make them vanish.
+            else if (s && before?.bridge !== host.bridge) delete s.view;
           } else {
             this.hosts.delete(c.key);
             this.forget(c.key);
