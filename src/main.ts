@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createApiPlane, createPlaneEvents, type LeaderRuntime, type PlaneEvents } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
 import { createDhcpService, SOLE_LEADER, type Leadership } from './dhcp/server.js';
-import { createElectionService, readAdvertKey, type ElectionService } from './election/service.js';
+import { createElectionService, flowsGroup, hostOfGroup, readAdvertKey, type ElectionService } from './election/service.js';
 import { udpTransport } from './election/transport.js';
 import type { Logger } from './log.js';
 import { createFabric, tracePacket, type Fabric } from './fabric/index.js';
@@ -17,6 +17,7 @@ import type { PortRuntime } from './api/methods/port.js';
 import { readOwnedFlows, WEFT_COOKIES } from './openflow/sync.js';
 import { formatFlow } from '../protocols/openflow/index.js';
 import { createOpenflowPlane, dpidText, type OpenflowPlane } from './openflow/plane.js';
+import type { RoleClaim } from './openflow/role.js';
 import { createOvsdbPlane, type OvsdbPlane } from './ovsdb/plane.js';
 import { LEARNED_FLOWS, METADATA_NETWORK_MASK, parseCookie, TABLE } from '../flows/index.js';
 import { openOvsdbClusterStore } from './store/ovsdb-cluster.js';
@@ -113,7 +114,8 @@ export function leaseWriteFenced(ctx: DaemonContext, network: string, term: numb
 
 /** A session to a host came or went (`ovsdb`, `openflow`): with peers, its networks' priority follows. */
 export function hostSession(ctx: DaemonContext, plane: 'ovsdb' | 'openflow', host: string, up: boolean, networks: readonly string[]): void {
-  elections.get(ctx)?.track(`${plane}:${host}`, up, networks);
+  // The host's flows group goes with its networks: a replica that cannot reach the host should not write its flows.
+  elections.get(ctx)?.track(`${plane}:${host}`, up, [...networks, flowsGroup(host)]);
 }
 
 /** What host tracking reads of the OVSDB plane, the OpenFlow plane and the fabric. */
@@ -201,10 +203,17 @@ function electionPlane(ctx: DaemonContext): Plane {
     networkPriorities: Object.fromEntries(c.networkPriority.map((p) => [p.network, p.priority])),
     preempt: c.preempt, preemptDelayMs: c.preemptDelay, trackWeight: c.trackWeight,
     ...(c.notifyScript ? { notifyScript: c.notifyScript } : {}),
-    onEvent: (e) => events.publish({
-      kind: 'leader', key: e.network, action: e.type,
-      value: { replicaId: e.replicaId, term: e.term, ...(e.type === 'backup' ? { reason: e.reason } : {}), at: Date.now() },
-    }),
+    onEvent: (e) => {
+      const host = hostOfGroup(e.network);
+      if (host !== undefined) {
+        const dpid = fabrics.get(ctx)?.dpidOf(host);
+        if (dpid !== undefined) openflowPlanes.get(ctx)?.reclaim(dpid).catch((err: unknown) => log.warn({ host, err }, 'switch role claim failed'));
+      }
+      events.publish({
+        kind: 'leader', key: e.network, action: e.type,
+        value: { replicaId: e.replicaId, term: e.term, ...(e.type === 'backup' ? { reason: e.reason } : {}), at: Date.now() },
+      });
+    },
   });
   elections.set(ctx, election);
   const ovsdb = ovsdbPlanes.get(ctx);
@@ -244,9 +253,15 @@ function leaderRuntime(ctx: DaemonContext): LeaderRuntime {
   return {
     async leaders() {
       const election = elections.get(ctx);
-      if (election) return election.leaders().map((l) => ({ ...l, leader: l.leader ?? null }));
+      if (election) return election.leaders().filter((l) => hostOfGroup(l.network) === undefined).map((l) => ({ ...l, leader: l.leader ?? null }));
       const since = ctx.startedAt.getTime();
       return (await ctx.store.list('network')).map((n) => ({ network: n.key, leader: replicaId, term: 0, role: 'leader' as const, priority: ctx.config.priority, since, peers: [] }));
+    },
+    flowWriters() {
+      return (elections.get(ctx)?.leaders() ?? []).flatMap(({ network, ...l }) => {
+        const host = hostOfGroup(network);
+        return host === undefined ? [] : [{ ...l, host, leader: l.leader ?? null }];
+      });
     },
     replica() {
       const election = elections.get(ctx);
@@ -315,8 +330,22 @@ export const PLANES: PlaneFactory[] = [
       hostOf: (dpid) => fabric?.hostOf(dpid),
       auditInterval: c.openflowAudit,
       packetIn: { queue: c.packetInQueue, rate: c.packetInRate },
+      // With peers, a host's flows are written by the leader of its flows group alone, as MASTER at its term.
+      ...(c.peers.length > 0 ? {
+        writeRole: (dpid: bigint) => {
+          const host = fabric?.hostOf(dpid);
+          const fence = host === undefined ? undefined : elections.get(ctx)?.fence(flowsGroup(host));
+          return fence ? { role: 'master' as const, generationId: BigInt(fence.term) } : undefined;
+        },
+        onRoleRefused: (dpid: bigint, claim: RoleClaim) => {
+          const host = fabric?.hostOf(dpid);
+          if (host !== undefined && claim.generationId !== undefined) elections.get(ctx)?.fenced(flowsGroup(host), Number(claim.generationId));
+        },
+      } : {}),
     });
     fabric?.attach(plane);
+    // A switch whose host was not known when it connected gets its role once the fabric knows the host.
+    if (c.peers.length > 0) fabric?.onRecomputed(() => plane.reclaimAll());
     openflowPlanes.set(ctx, plane);
     return plane;
   },

@@ -12,6 +12,7 @@ import {
   acceptAdvert, ADVERT_VERSION, AdvertDecodeError, DEFAULT_ADVERT_BYTES, DEFAULT_MAX_SKEW_MS, encodeAdvert, MIN_KEY_BYTES,
   openAdvert, splitEntries, type AdvertEntry, type ReplayState,
 } from '../../protocols/advert/index.js';
+import type { Host } from '../model/index.js';
 import { FencedError, type Change, type Fence, type Store } from '../store/store.js';
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import {
@@ -175,8 +176,23 @@ export const DEFAULT_TRACK_WEIGHT = 50;
 /** The tracked check the service sets itself while its term reads do not come back. */
 export const STORE_CHECK = 'store';
 
-export function scopeOf(network: string): string {
-  return `network:${network}`;
+/**
+ * The group that elects who writes a host's flows: its leader holds the
+ * OpenFlow MASTER role on the host's switch, with its term as generation id.
+ * Network names (`TENANT/NAME`) have no colon, so the two never collide.
+ */
+export function flowsGroup(host: string): string {
+  return `flows:${host}`;
+}
+
+/** The host of a flows group; undefined for a network. */
+export function hostOfGroup(group: string): string | undefined {
+  return group.startsWith('flows:') ? group.slice('flows:'.length) : undefined;
+}
+
+/** The store's term scope of a group: `network:TENANT/NAME`, or the flows group itself. */
+export function scopeOf(group: string): string {
+  return hostOfGroup(group) === undefined ? `network:${group}` : group;
 }
 
 /** Reads a key file: its bytes less trailing whitespace, at least 16 of them. */
@@ -257,8 +273,10 @@ class Service implements ElectionService {
     this.storeSince = this.clock.now();
     this.unwatch = this.options.store.watch((changes) => this.onChanges(changes));
     const networks = await this.options.store.list('network');
+    const hosts = await this.options.store.list('host');
     this.batch(() => {
       for (const n of networks) this.addNetwork(n.key);
+      for (const h of hosts) if (h.value.state === 'admitted') this.addNetwork(flowsGroup(h.key));
       this.advertPending = true;
     });
     this.scheduleConfirm();
@@ -343,6 +361,7 @@ class Service implements ElectionService {
     const leads = new Map<string, number>();
     let ours = 0;
     for (const m of this.machines.values()) {
+      if (hostOfGroup(m.network) !== undefined) continue;
       if (m.role === 'leader') ours++;
       const l = currentLeader(m, now);
       if (l) leads.set(l.id, (leads.get(l.id) ?? 0) + 1);
@@ -389,9 +408,15 @@ class Service implements ElectionService {
     if (!this.running) return;
     this.batch(() => {
       for (const c of changes) {
-        if (c.kind !== 'network') continue;
-        if (c.op === 'put') this.addNetwork(c.key);
-        else if (this.machines.delete(c.key)) this.log.info({ network: c.key }, 'election: network deleted');
+        if (c.kind === 'network') {
+          if (c.op === 'put') this.addNetwork(c.key);
+          else if (this.machines.delete(c.key)) this.log.info({ network: c.key }, 'election: network deleted');
+        } else if (c.kind === 'host') {
+          // Only an admitted host's switch gets weft's flows, so only it needs a writer.
+          const group = flowsGroup(c.key);
+          if (c.op === 'put' && (c.value as Host).state === 'admitted') this.addNetwork(group);
+          else if (this.machines.delete(group)) this.log.info({ network: group }, 'election: host gone');
+        }
       }
     });
   }
@@ -513,7 +538,8 @@ class Service implements ElectionService {
       this.log.error({ err: error }, 'election: event listener failed');
     }
     const script = this.options.notifyScript;
-    if (!script) return;
+    // The script is keepalived's notify_master for networks; who writes a switch's flows is weft's own business.
+    if (!script || hostOfGroup(event.network) !== undefined) return;
     // One script at a time per network, so `leader` and `backup` arrive in order; never awaited by the caller.
     const run = this.options.runNotify ?? spawnNotify;
     const args = [event.type, event.network, String(event.term)];

@@ -8,12 +8,12 @@ import type { Socket } from 'node:net';
 import { isPassive, type Target } from '../config/target.js';
 import type { Logger } from '../log.js';
 import type { Listener, Plane } from '../main.js';
-import { output, OFP_NO_BUFFER, OFPP } from '../../protocols/openflow/index.js';
+import { output, OFP_NO_BUFFER, OFPET, OFPP } from '../../protocols/openflow/index.js';
 import { SwitchDialer, SwitchListener, type TlsFiles } from './listener.js';
 import { PacketInDispatcher, PacketInQueue, toEvent, type PacketInCounters, type PacketInHandler, type PacketInLimits } from './packet-in.js';
-import type { RoleClaim } from './role.js';
-import { Session, type SessionOptions } from './session.js';
-import { applyDiff, diffFlows, readOwnedFlows, SyncError, WEFT_COOKIES, type CookieSpace, type Flow, type SyncResult } from './sync.js';
+import { claimRole, EQUAL, type RoleClaim } from './role.js';
+import { OpenFlowError, Session, type SessionOptions } from './session.js';
+import { applyDiff, diffFlows, diffSize, readOwnedFlows, SyncError, WEFT_COOKIES, type CookieSpace, type Flow, type SyncResult } from './sync.js';
 
 export interface OpenflowPlaneOptions {
   targets: Target[];
@@ -27,6 +27,16 @@ export interface OpenflowPlaneOptions {
   auditInterval?: number;
   session?: Omit<SessionOptions, 'peer' | 'role'>;
   role?: RoleClaim;
+  /**
+   * With replicas: whether this replica writes a switch's flows, and with
+   * which role claim (MASTER at the writer's term); undefined while another
+   * replica writes them, and this one stays EQUAL and only reads them (a
+   * sync then confirms only what the switch already holds). Absent: this
+   * replica writes every switch's flows in the role of `role`.
+   */
+  writeRole?(dpid: bigint): RoleClaim | undefined;
+  /** The switch refused this replica's claim as stale, or its flow-mods as from a slave: it no longer writes there. */
+  onRoleRefused?(dpid: bigint, claim: RoleClaim): void;
   packetIn?: PacketInLimits;
   tls?: TlsFiles;
   /** Redial backoff for active targets, ms. */
@@ -57,7 +67,16 @@ export interface PlaneEvents {
   synced: (dpid: bigint, result: SyncResult) => void;
 }
 
+/** A sync by a replica that does not write the switch's flows found them different from what it computes. */
+export class NotWriterError extends SyncError {
+  override name = 'NotWriterError';
+}
+
 export interface OpenflowPlane extends Plane {
+  /** Claims the role writeRole names for the switch now, if it changed, and syncs when it became the writer. */
+  reclaim(dpid: bigint): Promise<void>;
+  /** reclaim for every connected switch. */
+  reclaimAll(): void;
   /** Brings a switch to its desired flows; resolves once the switch confirmed with a barrier. */
   sync(dpid: bigint): Promise<SyncResult>;
   /** Syncs every connected switch. */
@@ -102,6 +121,8 @@ interface Switch {
   syncs: number;
   lastSync: SyncResult | undefined;
   bundles: boolean;
+  /** The role the switch granted this connection. */
+  role: RoleClaim;
 }
 
 export const dpidText = (dpid: bigint): string => dpid.toString(16).padStart(16, '0');
@@ -118,9 +139,18 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
   let audit: NodeJS.Timeout | undefined;
   let stopped = false;
 
+  // A reader's sync that finds the writer not done yet is expected while flows change: not worth a warning.
+  const logSyncFailure = (dpid: bigint, err: Error, msg: string): void => {
+    if (err instanceof NotWriterError) log.debug({ dpid: dpidText(dpid), err: err.message }, msg);
+    else log.warn({ dpid: dpidText(dpid), err: err.message }, msg);
+  };
+
   const emit = <K extends keyof PlaneEvents>(event: K, ...args: Parameters<PlaneEvents[K]>): void => {
     for (const fn of handlers[event]) (fn as (...a: Parameters<PlaneEvents[K]>) => void)(...args);
   };
+
+  /** The claim this replica writes the switch's flows with; undefined when another replica writes them. */
+  const writeRoleOf = (sw: Switch): RoleClaim | undefined => (opts.writeRole ? opts.writeRole(sw.dpid) : sw.role);
 
   async function runSync(sw: Switch): Promise<SyncResult> {
     const desired = opts.desiredFor(sw.dpid);
@@ -130,7 +160,15 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
     if (foreign) throw new SyncError(`desired flow in table ${foreign.tableId} has cookie 0x${foreign.cookie.toString(16)}, outside weft's cookies`);
     const actual = await readOwnedFlows(sw.session, cookies);
     const diff = diffFlows(desired, actual);
+    const claim = writeRoleOf(sw);
+    // Writing takes the role writeRole names, granted: a replica whose MASTER claim is still on its way only reads.
+    if (!claim || claim.role !== sw.role.role || claim.generationId !== sw.role.generationId) {
+      const pending = diffSize(diff);
+      if (pending > 0) throw new NotWriterError(`${pending} flow(s) differ, and another replica writes this switch's flows`);
+      return { diff: { adds: 0, modifies: 0, deletes: 0 }, flowMods: 0, mode: 'none', errors: [] };
+    }
     const result = await applyDiff(sw.session, diff, cookies, { ordered: !sw.bundles });
+    if (result.errors.some((e) => /IS_SLAVE/.test(e))) refused(sw, claim, true);
     if (result.bundlesUnsupported) sw.bundles = false;
     sw.flowMods += result.flowMods;
     sw.syncs++;
@@ -139,6 +177,29 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
     for (const error of result.errors) log.warn({ dpid: dpidText(sw.dpid), error }, 'switch refused a flow');
     emit('synced', sw.dpid, result);
     return result;
+  }
+
+  /** `demoted`: the switch made this connection a SLAVE (another replica claimed MASTER at a newer generation). */
+  function refused(sw: Switch, claim: RoleClaim, demoted: boolean): void {
+    log.warn({ dpid: dpidText(sw.dpid), role: claim.role, generationId: claim.generationId?.toString() }, 'switch refused this replica as its flow writer');
+    if (demoted) sw.role = { role: 'slave' };
+    opts.onRoleRefused?.(sw.dpid, claim);
+  }
+
+  /** Claims writeRole's role if it differs from the one held; a writer then syncs (a sync writes only with the role granted). */
+  async function reclaim(sw: Switch): Promise<void> {
+    if (!opts.writeRole || sw.session.closed) return;
+    const want = opts.writeRole(sw.dpid) ?? EQUAL;
+    if (want.role === sw.role.role && want.generationId === sw.role.generationId) return;
+    try {
+      sw.role = await claimRole(sw.session, want, sw.role.role);
+      log.info({ dpid: dpidText(sw.dpid), role: want.role, generationId: want.generationId?.toString() }, 'switch role claimed');
+    } catch (err) {
+      if (sw.session.closed) return;
+      if (err instanceof OpenFlowError && err.errorType === OFPET.ROLE_REQUEST_FAILED) return refused(sw, want, false);
+      throw err;
+    }
+    if (opts.writeRole(sw.dpid) !== undefined) await sw.syncer.request();
   }
 
   function attach(socket: Socket, peer: string): void {
@@ -162,12 +223,14 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
         syncs: 0,
         lastSync: undefined,
         bundles: true,
+        role: opts.role ?? EQUAL,
       };
       sw = created;
       byDpid.set(dpid, created);
       log.info({ dpid: dpidText(dpid), peer }, 'switch connected');
       emit('connected', dpid);
-      created.syncer.request().catch((err: Error) => log.warn({ dpid: dpidText(dpid), err: err.message }, 'sync after connect failed'));
+      created.syncer.request().catch((err: Error) => logSyncFailure(dpid, err, 'sync after connect failed'));
+      reclaim(created).catch((err: Error) => log.warn({ dpid: dpidText(dpid), err: err.message }, 'role claim failed'));
     });
     session.on('packetIn', (m) => {
       if (sw) sw.queue.push(toEvent(sw.dpid, opts.hostOf?.(sw.dpid), m));
@@ -195,6 +258,13 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
 
   const plane: OpenflowPlane = {
     name: 'openflow',
+    async reclaim(dpid) {
+      const sw = byDpid.get(dpid);
+      if (sw) await reclaim(sw);
+    },
+    reclaimAll() {
+      for (const sw of byDpid.values()) reclaim(sw).catch((err: Error) => log.warn({ dpid: dpidText(sw.dpid), err: err.message }, 'role claim failed'));
+    },
     async start() {
       stopped = false;
       try {
@@ -220,7 +290,7 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
       const every = opts.auditInterval ?? 60_000;
       if (every > 0) {
         audit = setInterval(() => {
-          for (const sw of byDpid.values()) sw.syncer.request().catch((err: Error) => log.warn({ dpid: dpidText(sw.dpid), err: err.message }, 'audit failed'));
+          for (const sw of byDpid.values()) sw.syncer.request().catch((err: Error) => logSyncFailure(sw.dpid, err, 'audit failed'));
         }, every);
         audit.unref();
       }

@@ -1,10 +1,13 @@
 // The one place that decides weft's OpenFlow controller role on a switch.
-// Today every replica is EQUAL (each bridge lists every replica as a
-// controller and all of them may write). The high-availability issue turns
-// this into MASTER/SLAVE with generation_id fencing: a claim carries the
-// election term as its generation id, and the switch refuses a claim whose
-// generation is older than one it has seen (ROLE_REQUEST_FAILED/STALE), so a
-// deposed leader cannot take a switch back.
+// Every bridge lists every replica as a controller. A single replica writes
+// as EQUAL. With replicas, the leader of a host's flows group (see
+// src/election) claims MASTER with its term as generation_id and alone
+// writes the switch's flows; the switch demotes the previous master to
+// SLAVE, refuses a slave's flow-mods (IS_SLAVE) and a claim whose
+// generation is older than one it has seen (ROLE_REQUEST_FAILED/STALE), so
+// a deposed writer cannot write or take the switch back. The others stay
+// EQUAL, the role that lets them send the packet-outs of the networks they
+// lead, and only read the switch's flows.
 import { OFPCR_ROLE } from '../../protocols/openflow/index.js';
 import type { Message } from '../../protocols/openflow/index.js';
 
@@ -36,15 +39,17 @@ export function roleRequest(claim: RoleClaim): { type: 'role_request'; role: num
 }
 
 /**
- * Claims a role. EQUAL is what an OpenFlow 1.3 switch gives every new
- * connection, so nothing is sent for it (one round trip less in the
- * reconnect path that must reinstall flows fast). Master/slave claims are
- * sent and checked: the reply must name the role asked for.
+ * Claims a role, given the one held. EQUAL is what an OpenFlow 1.3 switch
+ * gives every new connection, so nothing is sent for it from EQUAL (one
+ * round trip less in the reconnect path that must reinstall flows fast).
+ * Every other claim is sent and checked: the reply must name the role asked
+ * for.
  */
-export async function claimRole(channel: RoleChannel, claim: RoleClaim): Promise<RoleClaim> {
-  if (claim.role === 'equal') return claim;
+export async function claimRole(channel: RoleChannel, claim: RoleClaim, held: Role = 'equal'): Promise<RoleClaim> {
+  if (claim.role === 'equal' && held === 'equal') return claim;
   const reply = await channel.request(roleRequest(claim));
   if (reply.type !== 'role_reply') throw new RoleError(`ROLE_REQUEST answered by ${reply.type}`);
   if (reply.role !== WIRE[claim.role]) throw new RoleError(`asked for ${claim.role}, the switch granted role ${reply.role}`);
-  return { role: claim.role, generationId: reply.generationId };
+  // The reply to an EQUAL claim carries the switch's generation, which says nothing about this connection.
+  return claim.role === 'equal' ? claim : { role: claim.role, generationId: reply.generationId };
 }

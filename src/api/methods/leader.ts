@@ -27,6 +27,12 @@ export const LeaderRow = z.object({
 });
 export type LeaderRow = z.infer<typeof LeaderRow>;
 
+export const FlowWriterRow = LeaderRow.omit({ network: true }).extend({
+  host: z.string().describe('the host whose switch it is'),
+  leader: z.string().nullable().describe("the replica id that writes the switch's flows (its OpenFlow MASTER at `term`), as far as this replica knows; null while nobody does"),
+});
+export type FlowWriterRow = z.infer<typeof FlowWriterRow>;
+
 export const PeerRow = z.object({
   replicaId: z.string(),
   address: z.string().optional().describe('where its latest accepted advert came from'),
@@ -59,6 +65,8 @@ export type ReplicaStatus = z.infer<typeof ReplicaStatus>;
 /** The election as the API reads it (main.ts adapts the election service, or a single replica). */
 export interface LeaderRuntime {
   leaders(): LeaderRow[] | Promise<LeaderRow[]>;
+  /** Per admitted host: who writes its switch's flows (none for a single replica, which writes them all as EQUAL). */
+  flowWriters(): FlowWriterRow[];
   replica(): ReplicaStatus;
 }
 
@@ -71,12 +79,16 @@ export function leaderMethods({ store, leaders }: MethodDeps & LeaderDeps): AnyM
   return [
     defineMethod({
       name: 'leader.list',
-      summary: 'Per network: who leads, at which term, the priorities, since when, as this replica sees it.',
+      summary: "Per network: who leads, at which term, the priorities, since when, as this replica sees it; per host: who writes its switch's flows.",
       description:
-        'Each replica answers from its own view (adverts from its peers and its own role), so during a fail-over two replicas may briefly disagree; the leader is the one whose `role` is `leader`. A replica without peers leads every network with term 0. Leadership changes arrive through `events.subscribe` as events of kind `leader`.',
+        "Each replica answers from its own view (adverts from its peers and its own role), so during a fail-over two replicas may briefly disagree; the leader is the one whose `role` is `leader`. A replica without peers leads every network with term 0 and writes every switch's flows itself (`flowWriters` is empty). With peers, each admitted host's switch has one flow writer, elected like a network's leader (group `flows:HOST`), which holds the OpenFlow MASTER role with its term as generation id. Leadership changes arrive through `events.subscribe` as events of kind `leader` (key: the network, or `flows:HOST`).",
       scope: 'admin',
       params: z.strictObject({ network: NetworkRef.optional().describe('only this network, as `tenant/network`') }),
-      result: z.object({ replicaId: z.string().describe('the replica that answered'), leaders: z.array(LeaderRow) }),
+      result: z.object({
+        replicaId: z.string().describe('the replica that answered'),
+        leaders: z.array(LeaderRow),
+        flowWriters: z.array(FlowWriterRow).describe('every admitted host, whatever `network` names'),
+      }),
       errors: [ErrorCode.NotFound],
       handler: async (p) => {
         const rows = leaders ? await leaders.leaders() : [];
@@ -84,7 +96,12 @@ export function leaderMethods({ store, leaders }: MethodDeps & LeaderDeps): AnyM
         // The store is asked only about a network the election does not know:
         // a replica cut off from the store still answers for what it sees.
         if (p.network !== undefined && picked.length === 0 && !(await store.get('network', p.network))) throw notFound(`network ${p.network}`);
-        return { replicaId: leaders?.replica().replicaId ?? '', leaders: [...picked].sort((a, b) => (a.network < b.network ? -1 : a.network > b.network ? 1 : 0)) };
+        const byName = <T>(name: (x: T) => string) => (a: T, b: T) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
+        return {
+          replicaId: leaders?.replica().replicaId ?? '',
+          leaders: [...picked].sort(byName((r) => r.network)),
+          flowWriters: (leaders?.flowWriters() ?? []).sort(byName((r) => r.host)),
+        };
       },
     }),
   ];

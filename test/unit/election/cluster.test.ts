@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { encodeAdvert } from '../../../protocols/advert/index.js';
 import { confirmMs, masterDownMs, skewMs } from '../../../src/election/machine.js';
+import { flowsGroup } from '../../../src/election/service.js';
+import { del, put } from '../../../src/store/store.js';
 import { Sim, T0, type ReplicaOptions } from './sim.js';
 
 const NET = 'acme/web';
@@ -79,6 +81,36 @@ t.test('resign: the leader stops leading at once and advertises priority 0 until
     'ten intervals on, the resigned replica still advertises, at priority 0');
   t.same(leaderIds(sim), ['replica-b'], 'and it never leads again');
   await sim.stop('replica-a');
+  t.same(sim.violations, []);
+});
+
+t.test('every admitted host gets a flows group, elected like a network: one writer per switch, and the next one after a kill', async (t) => {
+  const sim = await cluster(t, { 'replica-a': 200, 'replica-b': 150, 'replica-c': 100 }, {}, [NET]);
+  await sim.store.commit([
+    put('host', 'hv1', { name: 'hv1', state: 'admitted', encap: 'vxlan', bridge: 'br-int' }),
+    put('host', 'hv2', { name: 'hv2', state: 'pending', encap: 'vxlan', bridge: 'br-int' }),
+  ]);
+  const HV1 = flowsGroup('hv1');
+  await sim.run(1000, [NET, HV1]);
+  t.same(leaderIds(sim, HV1), ['replica-a'], 'the best replica writes hv1\'s flows');
+  t.same(sim.replicas.get('replica-a')!.service.fence(HV1), { scope: 'flows:hv1', term: 1 }, 'at a term of its own scope: the switch\'s generation id');
+  t.same(sim.replicas.get('replica-a')!.service.leaders().map((l) => l.network).sort(), [NET, HV1], 'a pending host has no writer to elect');
+  t.same(sim.replicas.get('replica-a')!.notified, [['leader', NET, '1']], 'the notify script runs for networks only');
+  t.equal(sim.replicas.get('replica-b')!.service.view().leads, 0, 'and status counts networks only');
+  t.equal(sim.replicas.get('replica-a')!.service.view().leads, 1);
+
+  await sim.store.commit([put('host', 'hv2', { name: 'hv2', state: 'admitted', encap: 'vxlan', bridge: 'br-int' })]);
+  await sim.run(1000, [NET, HV1, flowsGroup('hv2')]);
+  t.same(leaderIds(sim, flowsGroup('hv2')), ['replica-a'], 'admitted later, hv2 gets its writer');
+
+  sim.kill('replica-a');
+  await sim.run(1000, [NET, HV1]);
+  t.same(leaderIds(sim, HV1), ['replica-b'], 'after kill -9 the next best writes hv1\'s flows');
+  t.same(sim.replicas.get('replica-b')!.service.fence(HV1), { scope: 'flows:hv1', term: 2 }, 'at a newer term, so the switch refuses the old writer');
+
+  await sim.store.commit([del('host', 'hv2')]);
+  await sim.run(100);
+  t.notOk(sim.replicas.get('replica-b')!.service.leaders().some((l) => l.network === flowsGroup('hv2')), 'a removed host\'s group is gone');
   t.same(sim.violations, []);
 });
 
