@@ -16,7 +16,9 @@
 //   and the skew is a quarter of VRRP's: (256 − priority) × interval / 1024.
 //   It still orders backups whose views differ (a lost advert), and it adds
 //   to the margin between a cut-off leader's own deadline and the earliest
-//   takeover (below). A backup that is not the best live candidate when its
+//   takeover (below). News of a newer term, from any peer, restarts that
+//   interval too: the replica that claimed it may lead, and be heard a
+//   moment later. A backup that is not the best live candidate when its
 //   timer fires waits one more interval for the better one to take over, and
 //   then claims anyway (the term makes that safe).
 // - A leader advertising priority 0 is leaving: backups take over after
@@ -237,7 +239,10 @@ function onAdvert(s: NetworkElection, e: Extract<ElectionEvent, { type: 'advert'
     // The leader is leaving: take over after the skew time only.
     const at = now + skewMs(s.priority, config.intervalMs);
     state = { ...state, masterDownAt: Math.min(state.masterDownAt ?? at, at) };
-  } else if (e.entry.leader && e.entry.term >= state.term) {
+  } else if ((e.entry.leader && e.entry.term >= state.term) || e.entry.term > s.term) {
+    // A live leader, or news of a newer term (from any peer): whoever claimed
+    // it may be leading and not yet heard (a replica back from a partition
+    // hears the peers in any order), so a whole master-down interval first.
     state = { ...state, masterDownAt: now + masterDownMs(s.priority, config.intervalMs), deferred: false };
   }
   return { state: withPreempt(state, now, config), actions: [] };

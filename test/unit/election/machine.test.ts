@@ -58,6 +58,24 @@ t.test("a leader's adverts hold the backup; silence past the master-down interva
   t.same(down.actions, [{ type: 'claim', network: NET, seen: 1 }]);
 });
 
+t.test('news of a newer term from a backup holds the timer: the leader that claimed it is heard before any claim', async (t) => {
+  // A replica back from a partition, its master-down timer nearly run out:
+  // a backup's advert brings the term the leader took meanwhile, before the
+  // leader's own advert arrives. Claiming on that term would depose a live
+  // leader (a flap, with or without preempt).
+  const c = { ...config, replicaId: 'replica-c', preempt: false };
+  const mdi = masterDownMs(100, 100);
+  const { state } = initialElection(NET, 100, 0, c);
+  const back = run(state, [[mdi - 10, advert('replica-a', 100, 9, false)], [mdi, { type: 'tick' }]], c);
+  t.same(back.actions, [], 'no claim when the timer would have run out');
+  t.equal(back.s.masterDownAt, mdi - 10 + mdi);
+  const heard = run(back.s, [[mdi + 50, advert('replica-b', 100, 9, true)], [mdi - 10 + mdi, { type: 'tick' }]], c);
+  t.same(heard.actions, [], 'then the leader is heard, and holds it');
+  t.equal(heard.s.term, 9);
+  const silent = step(back.s, { type: 'tick' }, back.s.masterDownAt!, c);
+  t.same(silent.actions, [{ type: 'claim', network: NET, seen: 9 }], 'a leader never heard is taken over from, one master-down interval later');
+});
+
 t.test('a backup that is not the best live candidate waits one more interval for it, then claims anyway', async (t) => {
   const { state } = initialElection(NET, 100, 0, config);
   const mdi = masterDownMs(100, 100);
