@@ -28,6 +28,8 @@ export interface LeaderRow {
   leader: string | null;
   term: number;
   role: string;
+  /** Its effective priority for the network (tracked checks applied). */
+  priority: number;
 }
 
 export interface Replica {

@@ -151,6 +151,12 @@ export interface LabReplicasOptions {
   controllerIp: string;
   intervalMs: number;
   count?: number;
+  /**
+   * false: nopreempt, a better replica that comes back leaves a live leader
+   * alone. Given as WEFT_PREEMPT: the `--preempt` flag takes no value, and
+   * `weft serve --preempt false` is refused (too many arguments).
+   */
+  preempt?: boolean;
 }
 
 export class LabReplicas {
@@ -215,7 +221,7 @@ export class LabReplicas {
 
   async startReplica(i: number): Promise<void> {
     const r = this.replicas[i]!;
-    r.process = weft(this.args(i));
+    r.process = weft(this.args(i), this.options.preempt === undefined ? undefined : { WEFT_PREEMPT: String(this.options.preempt) });
     r.api = apiAddress(await r.process.ready(60_000)).replace(/\/rpc$/, '');
   }
 

@@ -46,6 +46,8 @@ export interface CapturedReply {
   chaddr: string;
   yiaddr: string;
   xid: number;
+  /** When the capture saw it, epoch ms: only from `tcpdump -tt`, whose header lines start with epoch seconds. */
+  at?: number;
 }
 
 /**
@@ -55,23 +57,26 @@ export interface CapturedReply {
  * decode, is returned in `undecoded` with the reason.
  */
 export function capturedReplies(text: string): { replies: CapturedReply[]; undecoded: string[] } {
-  const frames: string[] = [];
+  const frames: { hex: string; at: number | undefined }[] = [];
   for (const line of text.split('\n')) {
     const hex = /^\s+0x[0-9a-f]+:\s+((?:[0-9a-f]{2,4} ?)+)/.exec(line);
-    if (hex) frames[frames.length - 1] += hex[1]!.replace(/\s+/g, '');
-    else if (line.trim()) frames.push('');
+    if (hex) frames[frames.length - 1]!.hex += hex[1]!.replace(/\s+/g, '');
+    else if (line.trim()) {
+      const epoch = /^(\d{9,}\.\d+) /.exec(line);
+      frames.push({ hex: '', at: epoch ? Number(epoch[1]) * 1000 : undefined });
+    }
   }
   const replies: CapturedReply[] = [];
   const undecoded: string[] = [];
-  for (const f of frames) {
+  for (const { hex, at } of frames) {
     try {
-      const { udp } = parseUdpFrame(Buffer.from(f, 'hex'));
+      const { udp } = parseUdpFrame(Buffer.from(hex, 'hex'));
       const m = decodeDhcpMessage(udp.payload);
       const type = getOption(m, 'messageType');
       if (m.op !== BOOTREPLY || type === undefined) throw new Error(`op ${m.op}, message type ${type}`);
-      replies.push({ type, chaddr: m.chaddr, yiaddr: m.yiaddr, xid: m.xid });
+      replies.push({ type, chaddr: m.chaddr, yiaddr: m.yiaddr, xid: m.xid, ...(at === undefined ? {} : { at }) });
     } catch (e) {
-      undecoded.push(`${String(e)}: ${f.slice(0, 120)}`);
+      undecoded.push(`${String(e)}: ${hex.slice(0, 120)}`);
     }
   }
   return { replies, undecoded };
