@@ -198,6 +198,8 @@ export interface KeepalivedTrial {
   pingGapMs: number;
   pingLost: number;
   pingSpacingMs: number;
+  /** When the longest wait between ping replies began, ms from the cut (negative: before it). */
+  pingGapStartMs: number;
 }
 
 export interface KeepalivedFigures {
@@ -227,12 +229,14 @@ export async function measureKeepalived(intervals: number[], trials: number): Pr
           const watch = watchVip(backup, 60_000);
           const ping = Ping.start(pair.client, VIP);
           let vipGapMs: number;
+          let cutWall = 0;
           try {
             await Promise.all([watch.ready, ping.warm(20)]);
             // Let a few adverts go by so the cut lands at a random point of the interval.
             await sleep(intervalMs * 2 + Math.random() * intervalMs);
             if (await hasVip(backup)) throw new Error('keepalived: the backup took the VIP while the master ran');
             const cutAt = performance.now();
+            cutWall = Date.now();
             const down = runCommand('ip', ['-n', master.netns, 'link', 'set', master.dev, 'down']);
             await m.kill();
             await down;
@@ -247,7 +251,7 @@ export async function measureKeepalived(intervals: number[], trials: number): Pr
             watch.stop();
           }
           const pinged = await ping.stop();
-          results.push({ vipGapMs, pingGapMs: pinged.largestGapMs, pingLost: pinged.lost, pingSpacingMs: pinged.medianGapMs });
+          results.push({ vipGapMs, pingGapMs: pinged.largestGapMs, pingLost: pinged.lost, pingSpacingMs: pinged.medianGapMs, pingGapStartMs: Math.round(pinged.largestGapFrom - cutWall) });
           process.stderr.write(`bench ha: keepalived, advert_int ${intervalMs} ms, trial ${trial + 1}: VIP ${vipGapMs} ms, ping ${pinged.largestGapMs} ms (${pinged.lost} lost of ${pinged.sent})\n`);
         } finally {
           await pair.stopAll();

@@ -32,6 +32,8 @@ export interface WeftTrial {
   pingGapMs: number;
   pingLost: number;
   pingSpacingMs: number;
+  /** When the longest wait between ping replies began, ms from the kill (negative: before it). */
+  pingGapStartMs: number;
   leaderGapMs: number;
 }
 
@@ -100,12 +102,14 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
           await probe.firstAnswerAfter(monotonicMs());
           const ping = Ping.start(pinger.netns, TARGET);
           let gaps: { dhcpGapMs: number; leaderGapMs: number };
+          let killedWall = 0;
           try {
             await ping.warm(20);
             // Let a few adverts go by so the kill lands at a random point of the interval.
             await sleep(intervalMs * 2 + Math.random() * intervalMs);
             const killedPerf = performance.now();
             const killedAt = monotonicMs();
+            killedWall = Date.now();
             const killed = set.kill(leader, 'SIGKILL');
             const [answer, next] = await Promise.all([probe.firstAnswerAfter(killedAt), set.waitNewLeader(NET, leader, killedPerf)]);
             await killed;
@@ -116,7 +120,7 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
             throw e;
           }
           const pinged = await ping.stop();
-          const t = { ...gaps, pingGapMs: pinged.largestGapMs, pingLost: pinged.lost, pingSpacingMs: pinged.medianGapMs };
+          const t = { ...gaps, pingGapMs: pinged.largestGapMs, pingLost: pinged.lost, pingSpacingMs: pinged.medianGapMs, pingGapStartMs: Math.round(pinged.largestGapFrom - killedWall) };
           out.push(t);
           process.stderr.write(`bench ha: weft, interval ${intervalMs} ms, trial ${trial + 1}: DHCP ${t.dhcpGapMs} ms, ping ${t.pingGapMs} ms (${t.pingLost} lost of ${pinged.sent}), leader.list ${t.leaderGapMs} ms\n`);
           await set.startReplica(leader);

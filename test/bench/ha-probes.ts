@@ -28,6 +28,8 @@ export interface PingFigures {
   lost: number;
   /** The longest time between two consecutive replies, or from the last reply to the stop. */
   largestGapMs: number;
+  /** When that longest wait began (epoch ms): the arrival of the reply before it. */
+  largestGapFrom: number;
   /** The median time between two consecutive replies: what ping -i 0.01 achieves here without an outage. */
   medianGapMs: number;
 }
@@ -67,10 +69,15 @@ export class Ping {
     const replies = this.replies();
     if (replies.length === 0) throw new Error('ping: no reply at all');
     const gaps = replies.slice(1).map((r, i) => r.at - replies[i]!.at);
-    const largest = Math.max(stoppedAt - replies[replies.length - 1]!.at, ...gaps);
+    // The wait after the last reply counts too: an outage that never ended has no reply to close it.
+    let from = replies[replies.length - 1]!.at;
+    let largest = stoppedAt - from;
+    gaps.forEach((g, i) => {
+      if (g > largest) [largest, from] = [g, replies[i]!.at];
+    });
     // icmp_seq counts from 1.
     const lost = Math.max(...replies.map((r) => r.seq)) - new Set(replies.map((r) => r.seq)).size;
-    return { sent: Number(m[1]), lost, largestGapMs: Math.round(largest), medianGapMs: Math.round(median(gaps) * 10) / 10 };
+    return { sent: Number(m[1]), lost, largestGapMs: Math.round(largest), largestGapFrom: from, medianGapMs: Math.round(median(gaps) * 10) / 10 };
   }
 }
 

@@ -32,7 +32,7 @@ function weftRun(r: WeftLabFigures) {
   const leaderGapMs = r.trials.map((t) => t.leaderGapMs);
   return {
     intervalMs: r.intervalMs,
-    dhcpGapMs, pingGapMs, pingLost: r.trials.map((t) => t.pingLost), pingSpacingMs: r.trials.map((t) => t.pingSpacingMs), leaderGapMs,
+    dhcpGapMs, pingGapMs, pingLost: r.trials.map((t) => t.pingLost), pingSpacingMs: r.trials.map((t) => t.pingSpacingMs), pingGapStartMs: r.trials.map((t) => t.pingGapStartMs), leaderGapMs,
     dhcp: summary(dhcpGapMs), ping: summary(pingGapMs), leader: summary(leaderGapMs),
     requests: r.requests, answered: r.answered, twoAnswers: r.twoAnswers,
     masterDownMs: Math.round(masterDownMs(100, r.intervalMs)),
@@ -48,19 +48,19 @@ export async function run(): Promise<unknown> {
     const vipGapMs = k.trials.map((t) => t.vipGapMs);
     const pingGapMs = k.trials.map((t) => t.pingGapMs);
     return {
-      intervalMs: k.intervalMs, vipGapMs, pingGapMs, pingLost: k.trials.map((t) => t.pingLost), pingSpacingMs: k.trials.map((t) => t.pingSpacingMs),
+      intervalMs: k.intervalMs, vipGapMs, pingGapMs, pingLost: k.trials.map((t) => t.pingLost), pingSpacingMs: k.trials.map((t) => t.pingSpacingMs), pingGapStartMs: k.trials.map((t) => t.pingGapStartMs),
       vip: summary(vipGapMs), ping: summary(pingGapMs), masterDownMs: Math.round(masterDownMs(BACKUP_PRIORITY, k.intervalMs)),
     };
   });
   return {
     trials: TRIALS,
     weft: {
-      what: 'three weft serve replicas (priority 100, one 3-member ovsdb-server Raft cluster) managing two hypervisors of the namespace lab (netdev datapath, VXLAN); kill -9 of the network\'s leader; dhcpGapMs: kill -> first reply to a DISCOVER sent after the kill by a client VM on hv2 (one DISCOVER every 10 ms, a new xid each); pingGapMs: the longest wait between two replies of ping -i 0.01 from a VM on hv1 to one on hv2, running from before the kill to 500 ms after both other gaps ended, with pingLost (requests older than the last reply that got none) and pingSpacingMs (the median time between replies, what ping achieves here without an outage); leaderGapMs: kill -> another replica\'s leader.list names itself (polled every 10 ms); requests/answered/twoAnswers: DISCOVERs of the whole run (trials, restarts, preemptions), answered, answered more than once',
+      what: 'three weft serve replicas (priority 100, one 3-member ovsdb-server Raft cluster) managing two hypervisors of the namespace lab (netdev datapath, VXLAN); kill -9 of the network\'s leader; dhcpGapMs: kill -> first reply to a DISCOVER sent after the kill by a client VM on hv2 (one DISCOVER every 10 ms, a new xid each); pingGapMs: the longest wait between two replies of ping -i 0.01 from a VM on hv1 to one on hv2, running from before the kill to 500 ms after both other gaps ended, with pingLost (requests older than the last reply that got none) and pingSpacingMs (the median time between replies, what ping achieves here without an outage) and pingGapStartMs (when the longest wait began, ms from the kill, negative before it); leaderGapMs: kill -> another replica\'s leader.list names itself (polled every 10 ms); requests/answered/twoAnswers: DISCOVERs of the whole run (trials, restarts, preemptions), answered, answered more than once',
       runs: weft,
     },
     keepalived: {
       version,
-      what: `MASTER (priority 150) and BACKUP (${BACKUP_PRIORITY}) in two network namespaces, each joined by a veth to a Linux bridge in a third, the client; vrrp_version 3, unicast peers, VIP 198.18.0.100/24; a power cut of the master: its link set down and its process group (parent and VRRP child) killed with SIGKILL; vipGapMs: cut -> ip monitor address shows the VIP added on the backup; pingGapMs: the longest wait between two replies of ping -i 0.01 from the client (198.18.0.3, the bridge) to the VIP, running until 500 ms after the first reply from the backup, with pingLost and pingSpacingMs as for weft; both keepalived started afresh each trial`,
+      what: `MASTER (priority 150) and BACKUP (${BACKUP_PRIORITY}) in two network namespaces, each joined by a veth to a Linux bridge in a third, the client; vrrp_version 3, unicast peers, VIP 198.18.0.100/24; a power cut of the master: its link set down and its process group (parent and VRRP child) killed with SIGKILL; vipGapMs: cut -> ip monitor address shows the VIP added on the backup; pingGapMs: the longest wait between two replies of ping -i 0.01 from the client (198.18.0.3, the bridge) to the VIP, running until 500 ms after the first reply from the backup, with pingLost, pingSpacingMs and pingGapStartMs (from the cut) as for weft; both keepalived started afresh each trial`,
       runs: keepalivedRuns,
     },
     sideBySide: INTERVALS.map((intervalMs) => {
