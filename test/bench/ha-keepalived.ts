@@ -28,6 +28,11 @@ const PING_AFTER_MS = 500;
 const MASTER_PRIORITY = 150;
 export const BACKUP_PRIORITY = 100;
 
+/** RFC 5798's Master_Down_Interval: 3 intervals + the skew, (256 - priority) / 256 of one. */
+export function vrrpMasterDownMs(priority: number, intervalMs: number): number {
+  return 3 * intervalMs + ((256 - priority) * intervalMs) / 256;
+}
+
 /** Debian's keepalived, installed when missing; policy-rc.d 101 keeps apt from starting its service. */
 export async function keepalived(): Promise<string> {
   if (!existsSync(KEEPALIVED)) {

@@ -44,6 +44,8 @@ export interface WeftLabFigures {
   requests: number;
   answered: number;
   twoAnswers: number;
+  /** Each request answered twice: the last kill or restart before it was sent, and how far apart its replies came. */
+  twoAnswersSeen: string[];
 }
 
 /** Every switch has a session with every replica: all three controllers and managers connected. */
@@ -94,6 +96,8 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
       }
 
       const probe = DhcpProbe.start(client);
+      // Kills and restarts (monotonic ms), to tell which one a request answered twice followed.
+      const marks: { at: number; what: string }[] = [];
       try {
         const out: WeftTrial[] = [];
         for (let trial = 0; trial < trials; trial++) {
@@ -109,6 +113,7 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
             await sleep(intervalMs * 2 + Math.random() * intervalMs);
             const killedPerf = performance.now();
             const killedAt = monotonicMs();
+            marks.push({ at: killedAt, what: `kill -9 of ${set.replicas[leader]!.id}` });
             killedWall = Date.now();
             const killed = set.kill(leader, 'SIGKILL');
             const [answer, next] = await Promise.all([probe.firstAnswerAfter(killedAt), set.waitNewLeader(NET, leader, killedPerf)]);
@@ -123,10 +128,17 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
           const t = { ...gaps, pingGapMs: pinged.largestGapMs, pingLost: pinged.lost, pingSpacingMs: pinged.medianGapMs, pingGapStartMs: Math.round(pinged.largestGapFrom - killedWall) };
           out.push(t);
           process.stderr.write(`bench ha: weft, interval ${intervalMs} ms, trial ${trial + 1}: DHCP ${t.dhcpGapMs} ms, ping ${t.pingGapMs} ms (${t.pingLost} lost of ${pinged.sent}), leader.list ${t.leaderGapMs} ms\n`);
+          marks.push({ at: monotonicMs(), what: `restart of ${set.replicas[leader]!.id}` });
           await set.startReplica(leader);
           await until('both switches connected to all three replicas again', () => allSessions(hvs, 3), 60_000);
         }
-        return { intervalMs, trials: out, ...probe.counts() };
+        const twice = probe.twoAnswers();
+        const twoAnswersSeen = twice.map(({ sentAt, repliesAt }) => {
+          const mark = marks.filter((m) => m.at <= sentAt).pop();
+          const apart = Math.round(repliesAt[repliesAt.length - 1]! - repliesAt[0]!);
+          return `${mark ? `${Math.round(sentAt - mark.at)} ms after the ${mark.what}` : 'before the first kill'}, ${repliesAt.length} replies within ${apart} ms`;
+        });
+        return { intervalMs, trials: out, ...probe.counts(), twoAnswers: twice.length, twoAnswersSeen };
       } finally {
         probe.stop();
       }

@@ -188,11 +188,14 @@ export class DhcpProbe {
     }
   }
 
-  /** Requests sent so far, and how many got more than one reply. */
-  counts(): { requests: number; answered: number; twoAnswers: number } {
-    let twoAnswers = 0;
-    for (const times of this.replies.values()) if (times.length > 1) twoAnswers++;
-    return { requests: this.sent.size, answered: this.replies.size, twoAnswers };
+  /** Requests sent so far, and how many were answered. */
+  counts(): { requests: number; answered: number } {
+    return { requests: this.sent.size, answered: this.replies.size };
+  }
+
+  /** The requests that got more than one reply: when each was sent and when its replies came. */
+  twoAnswers(): { sentAt: number; repliesAt: number[] }[] {
+    return [...this.replies].filter(([, times]) => times.length > 1).map(([xid, times]) => ({ sentAt: this.sent.get(xid)!, repliesAt: times }));
   }
 
   stop(): void {

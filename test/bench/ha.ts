@@ -10,10 +10,11 @@
 // keepalived 2.2 (./ha-keepalived.ts): a power cut of the MASTER at the same
 // advert_int, then the VIP added on the BACKUP and the longest wait between
 // two replies of a 10 ms ping to the VIP from a third namespace.
-// The bound VRRP gives is the master-down interval, 3 intervals + skew, less
-// up to one interval since the last advert.
+// Either side's take-over is bounded by its master-down interval, 3
+// intervals + skew (weft's skew is a quarter of VRRP's), less up to one
+// interval since the last advert.
 import { masterDownMs } from '../../src/election/machine.js';
-import { BACKUP_PRIORITY, keepalived, measureKeepalived } from './ha-keepalived.js';
+import { BACKUP_PRIORITY, keepalived, measureKeepalived, vrrpMasterDownMs } from './ha-keepalived.js';
 import { measureWeftLab, type WeftLabFigures } from './ha-lab.js';
 import { median } from './stats.js';
 
@@ -34,7 +35,7 @@ function weftRun(r: WeftLabFigures) {
     intervalMs: r.intervalMs,
     dhcpGapMs, pingGapMs, pingLost: r.trials.map((t) => t.pingLost), pingSpacingMs: r.trials.map((t) => t.pingSpacingMs), pingGapStartMs: r.trials.map((t) => t.pingGapStartMs), leaderGapMs,
     dhcp: summary(dhcpGapMs), ping: summary(pingGapMs), leader: summary(leaderGapMs),
-    requests: r.requests, answered: r.answered, twoAnswers: r.twoAnswers,
+    requests: r.requests, answered: r.answered, twoAnswers: r.twoAnswers, twoAnswersSeen: r.twoAnswersSeen,
     masterDownMs: Math.round(masterDownMs(100, r.intervalMs)),
   };
 }
@@ -49,7 +50,7 @@ export async function run(): Promise<unknown> {
     const pingGapMs = k.trials.map((t) => t.pingGapMs);
     return {
       intervalMs: k.intervalMs, vipGapMs, pingGapMs, pingLost: k.trials.map((t) => t.pingLost), pingSpacingMs: k.trials.map((t) => t.pingSpacingMs), pingGapStartMs: k.trials.map((t) => t.pingGapStartMs),
-      vip: summary(vipGapMs), ping: summary(pingGapMs), masterDownMs: Math.round(masterDownMs(BACKUP_PRIORITY, k.intervalMs)),
+      vip: summary(vipGapMs), ping: summary(pingGapMs), masterDownMs: Math.round(vrrpMasterDownMs(BACKUP_PRIORITY, k.intervalMs)),
     };
   });
   return {
@@ -78,7 +79,7 @@ export async function run(): Promise<unknown> {
       'end points: weft\'s DHCP gap ends at the first reply the client receives (a packet-in to the new leader, its decision, a packet-out), through OpenFlow on a loaded userspace datapath; keepalived\'s VIP gap ends at the netlink event of the address added, before any packet is answered. So weft\'s is end to end and keepalived\'s is not',
       'ping: weft\'s crosses the fail-over between two VMs through both switches and a VXLAN tunnel, and shows whether flows stay up; keepalived\'s goes to the address that moves, through a Linux bridge, and shows the outage its clients see until the backup\'s gratuitous ARP',
       'resolution: the DHCP client sends every 10 ms, so its gap can be up to 10 ms late; weft answers one client at most 2 times a second after a burst of 10 (its per-client rate limit), which a new leader, whose bucket is full, does not reach before its first reply',
-      `priorities: weft runs every replica at priority 100, so the replica that takes over waits the same master-down interval as keepalived's priority-${BACKUP_PRIORITY} BACKUP (3 intervals + (256 - 100) / 256 of one); keepalived's MASTER is at 150, which does not change the backup's timer`,
+      `timers: weft runs every replica at priority 100 as keepalived's BACKUP is at ${BACKUP_PRIORITY}, but weft's skew is a quarter of VRRP's, so its backup waits 3 intervals + (256 - 100) / 1024 of one (masterDownMs) where keepalived's waits 3 + (256 - 100) / 256; keepalived's MASTER is at 150, which does not change the backup's timer`,
       'peers: weft has two backups (three replicas) and a term claim on a 3-member ovsdb-server cluster before it leads; keepalived has one backup and no store',
       'adverts: weft\'s are keyed UDP on loopback through relays in the bench process; keepalived\'s are VRRPv3 unicast over veths and a bridge between namespaces',
     ],
