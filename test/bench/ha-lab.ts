@@ -12,7 +12,9 @@
 // itself. Between trials the killed replica starts again and the next trial
 // waits until both switches are connected to all three replicas again (they
 // redial with a backoff of up to 8 s) and all three agree on one leader.
-// A helper module: it exports no run().
+// Over the whole run, kills, restarts and the preemptions after them, the
+// DISCOVERs answered more than once, each with the kill or restart it
+// followed. A helper module: it exports no run().
 import { cli } from '../harness/daemon.js';
 import { Lab, type Hypervisor } from '../harness/lab.js';
 import { run, sleep, until } from '../harness/proc.js';
@@ -118,7 +120,7 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
             const killed = set.kill(leader, 'SIGKILL');
             const [answer, next] = await Promise.all([probe.firstAnswerAfter(killedAt), set.waitNewLeader(NET, leader, killedPerf)]);
             await killed;
-            gaps = { dhcpGapMs: Math.round(answer.at - killedAt), leaderGapMs: Math.round(next.gapMs) };
+            gaps = { dhcpGapMs: Math.round(answer - killedAt), leaderGapMs: Math.round(next.gapMs) };
             await sleep(PING_AFTER_MS);
           } catch (e) {
             await ping.stop().catch(() => undefined);

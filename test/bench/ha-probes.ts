@@ -101,22 +101,15 @@ while True:
         t = time.monotonic() * 1000
         if addr[2] == socket.PACKET_OUTGOING or len(p) < 42 or p[23] != 17: continue
         u = 14 + (p[14] & 15) * 4
-        if p[u + 2:u + 4] == b'\x00\x44': print('R %.3f %s' % (t, p.hex()), flush=True)
+        if struct.unpack('!H', p[u + 2:u + 4])[0] == 68: print('R %.3f %s' % (t, p.hex()), flush=True)
 `;
-
-/** The first reply to a request sent at or after some time. */
-export interface Answer {
-  xid: number;
-  sentAt: number;
-  at: number;
-}
 
 /** A DHCP client in a VM sending a DISCOVER every `everyMs`, each with a new xid, until stop(). */
 export class DhcpProbe {
   /** xid → when it was sent (monotonic ms). */
-  readonly sent = new Map<number, number>();
+  private readonly sent = new Map<number, number>();
   /** xid → when each reply to it arrived (monotonic ms). */
-  readonly replies = new Map<number, number[]>();
+  private readonly replies = new Map<number, number[]>();
   private partial = '';
 
   private constructor(private readonly child: ChildProcess) {
@@ -172,16 +165,15 @@ export class DhcpProbe {
     else this.replies.set(xid, [at]);
   }
 
-  /** The earliest reply to a request sent at or after `since`, once one has come; rejects after `ms`. */
-  async firstAnswerAfter(since: number, ms = 60_000): Promise<Answer> {
+  /** When the earliest reply to a request sent at or after `since` arrived, once one has; rejects after `ms`. */
+  async firstAnswerAfter(since: number, ms = 60_000): Promise<number> {
     const deadline = monotonicMs() + ms;
     for (;;) {
-      let best: Answer | undefined;
+      let first: number | undefined;
       for (const [xid, times] of this.replies) {
-        const sentAt = this.sent.get(xid)!;
-        if (sentAt >= since && (!best || times[0]! < best.at)) best = { xid, sentAt, at: times[0]! };
+        if (this.sent.get(xid)! >= since && (first === undefined || times[0]! < first)) first = times[0]!;
       }
-      if (best) return best;
+      if (first !== undefined) return first;
       if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error('dhcp probe: the pump exited');
       if (monotonicMs() > deadline) throw new Error(`dhcp probe: no reply to a request sent in the ${ms} ms after the mark`);
       await sleep(5);
