@@ -1,22 +1,37 @@
 // The keepalived side of `npm run bench -- ha`: keepalived 2.2 (VRRPv3) in
-// two network namespaces joined by a veth, unicast adverts, MASTER at
-// priority 150 and BACKUP at 100 moving the VIP 198.18.0.100/24; kill -9 of
-// the master's process group (the parent and its VRRP child at once, so that
-// neither sends a priority-0 advert nor respawns the other), then the time
-// until the VIP is added on the backup's interface, as `ip monitor address`
-// reports it. Debian's keepalived is installed when missing, with its system
-// service kept from starting. A helper module: it exports no run().
+// two network namespaces, MASTER at priority 150 and BACKUP at 100, unicast
+// adverts, moving the VIP 198.18.0.100/24; a third namespace, the client,
+// joins them with a Linux bridge (a veth from each to a port of it) and
+// pings the VIP every 10 ms from the bridge's own address. A trial is a
+// power cut of the master: its link goes down and its process group gets
+// kill -9 (the parent and its VRRP child at once, so that neither sends a
+// priority-0 advert nor respawns the other). A kill alone would leave the
+// VIP on the master's interface, where its kernel would go on answering the
+// ping. Two gaps from the cut: the VIP added on the backup's interface, as
+// `ip monitor address` reports it, and the longest wait between two replies
+// of the ping (the client moves to the backup on its gratuitous ARP).
+// Debian's keepalived is installed when missing, with its system service
+// kept from starting. A helper module: it exports no run().
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Proc } from '../harness/daemon.js';
 import { registerCleanup, run as runCommand, runId, sleep } from '../harness/proc.js';
+import { Ping } from './ha-probes.js';
 
 const KEEPALIVED = '/usr/sbin/keepalived';
 const VIP = '198.18.0.100';
+const CLIENT = '198.18.0.3';
+/** How long the ping goes on after it has come back, so that a late loss would show. */
+const PING_AFTER_MS = 500;
 const MASTER_PRIORITY = 150;
 export const BACKUP_PRIORITY = 100;
+
+/** RFC 5798's Master_Down_Interval: 3 intervals + the skew, (256 - priority) / 256 of one. */
+export function vrrpMasterDownMs(priority: number, intervalMs: number): number {
+  return 3 * intervalMs + ((256 - priority) * intervalMs) / 256;
+}
 
 /** Debian's keepalived, installed when missing; policy-rc.d 101 keeps apt from starting its service. */
 export async function keepalived(): Promise<string> {
@@ -76,10 +91,11 @@ async function hasVip(node: Node): Promise<boolean> {
   return r.stdout.includes(` ${VIP}/`);
 }
 
-/** Two namespaces and a veth; `close` removes them and stops what still runs in them, also when the bench process dies. */
+/** Three namespaces and a bridge; `close` removes them and stops what still runs in them, also when the bench process dies. */
 class Pair {
   readonly master: Node;
   readonly backup: Node;
+  readonly client: string;
   private readonly procs = new Set<Proc>();
   private readonly unregister: () => void;
 
@@ -87,21 +103,32 @@ class Pair {
     const id = runId();
     this.master = { netns: `weft-ka-${id}-m`, dev: 'ka0', address: '198.18.0.1', peer: '198.18.0.2', state: 'MASTER', priority: MASTER_PRIORITY };
     this.backup = { netns: `weft-ka-${id}-b`, dev: 'ka1', address: '198.18.0.2', peer: '198.18.0.1', state: 'BACKUP', priority: BACKUP_PRIORITY };
+    this.client = `weft-ka-${id}-c`;
     this.unregister = registerCleanup(() => {
-      // Synchronous: an exit handler cannot wait. The keepalived processes are SIGKILLed by Proc's own cleanup.
-      for (const ns of [this.master.netns, this.backup.netns]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
+      // Synchronous: an exit handler cannot wait. keepalived and ping are SIGKILLed by Proc's own cleanup.
+      for (const ns of this.namespaces) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
     });
   }
 
+  private get namespaces(): string[] {
+    return [this.master.netns, this.backup.netns, this.client];
+  }
+
   async open(): Promise<void> {
-    const { master: m, backup: b } = this;
-    await runCommand('ip', ['netns', 'add', m.netns]);
-    await runCommand('ip', ['netns', 'add', b.netns]);
-    await runCommand('ip', ['-n', m.netns, 'link', 'add', m.dev, 'type', 'veth', 'peer', 'name', b.dev, 'netns', b.netns]);
-    for (const n of [m, b]) {
+    for (const ns of this.namespaces) {
+      await runCommand('ip', ['netns', 'add', ns]);
+      await runCommand('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    const c = this.client;
+    await runCommand('ip', ['-n', c, 'link', 'add', 'kabr', 'type', 'bridge']);
+    await runCommand('ip', ['-n', c, 'addr', 'add', `${CLIENT}/24`, 'dev', 'kabr']);
+    await runCommand('ip', ['-n', c, 'link', 'set', 'kabr', 'up']);
+    for (const n of [this.master, this.backup]) {
+      const port = `${n.dev}p`;
+      await runCommand('ip', ['-n', n.netns, 'link', 'add', n.dev, 'type', 'veth', 'peer', 'name', port, 'netns', c]);
+      await runCommand('ip', ['-n', c, 'link', 'set', port, 'master', 'kabr', 'up']);
       await runCommand('ip', ['-n', n.netns, 'addr', 'add', `${n.address}/24`, 'dev', n.dev]);
       await runCommand('ip', ['-n', n.netns, 'link', 'set', n.dev, 'up']);
-      await runCommand('ip', ['-n', n.netns, 'link', 'set', 'lo', 'up']);
     }
   }
 
@@ -123,12 +150,14 @@ class Pair {
     for (const f of readdirSync(this.dir)) if (f.endsWith('.pid')) rmSync(join(this.dir, f), { force: true });
     for (const n of [this.master, this.backup]) {
       await runCommand('ip', ['-n', n.netns, 'addr', 'del', `${VIP}/24`, 'dev', n.dev], { allowFailure: true });
+      // Back from the power cut.
+      await runCommand('ip', ['-n', n.netns, 'link', 'set', n.dev, 'up']);
     }
   }
 
   async close(): Promise<void> {
     await this.stopAll().catch(() => undefined);
-    for (const n of [this.master, this.backup]) await runCommand('ip', ['netns', 'del', n.netns], { allowFailure: true });
+    for (const ns of this.namespaces) await runCommand('ip', ['netns', 'del', ns], { allowFailure: true });
     this.unregister();
   }
 }
@@ -169,13 +198,21 @@ async function until(what: string, ms: number, test: () => Promise<boolean>): Pr
   }
 }
 
-export interface KeepalivedFigures {
-  intervalMs: number;
-  trials: number;
-  gapsMs: number[];
+export interface KeepalivedTrial {
+  vipGapMs: number;
+  pingGapMs: number;
+  pingLost: number;
+  pingSpacingMs: number;
+  /** When the longest wait between ping replies began, ms from the cut (negative: before it). */
+  pingGapStartMs: number;
 }
 
-/** `trials` kills of the master at each interval; each trial starts both keepalived afresh. */
+export interface KeepalivedFigures {
+  intervalMs: number;
+  trials: KeepalivedTrial[];
+}
+
+/** `trials` power cuts of the master at each interval; each trial starts both keepalived afresh. */
 export async function measureKeepalived(intervals: number[], trials: number): Promise<KeepalivedFigures[]> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-ka-'));
   const pair = new Pair(dir);
@@ -184,7 +221,7 @@ export async function measureKeepalived(intervals: number[], trials: number): Pr
   try {
     await pair.open();
     for (const intervalMs of intervals) {
-      const gaps: number[] = [];
+      const results: KeepalivedTrial[] = [];
       for (let trial = 0; trial < trials; trial++) {
         const m = pair.start(master, intervalMs);
         const b = pair.start(backup, intervalMs);
@@ -194,25 +231,38 @@ export async function measureKeepalived(intervals: number[], trials: number): Pr
             for (const p of [m, b]) if (!p.running) throw new Error(`keepalived exited: ${p.stdout()}${p.stderr()}`);
             return (await hasVip(master)) && !(await hasVip(backup));
           });
-          // Let a few adverts go by so the kill lands at a random point of the interval.
-          await sleep(intervalMs * 2 + Math.random() * intervalMs);
-          if (await hasVip(backup)) throw new Error('keepalived: the backup took the VIP while the master ran');
           const watch = watchVip(backup, 60_000);
+          const ping = Ping.start(pair.client, VIP);
+          let vipGapMs: number;
+          let cutWall = 0;
           try {
-            await watch.ready;
-            const killedAt = performance.now();
+            await Promise.all([watch.ready, ping.warm(20)]);
+            // Let a few adverts go by so the cut lands at a random point of the interval.
+            await sleep(intervalMs * 2 + Math.random() * intervalMs);
+            if (await hasVip(backup)) throw new Error('keepalived: the backup took the VIP while the master ran');
+            const cutAt = performance.now();
+            cutWall = Date.now();
+            const down = runCommand('ip', ['-n', master.netns, 'link', 'set', master.dev, 'down']);
             await m.kill();
-            const gapMs = (await watch.added) - killedAt;
-            gaps.push(Math.round(gapMs));
-            process.stderr.write(`bench ha: keepalived, advert_int ${intervalMs} ms, trial ${trial + 1}: ${Math.round(gapMs)} ms\n`);
+            await down;
+            vipGapMs = Math.round((await watch.added) - cutAt);
+            const before = ping.replies().length;
+            await until('the ping to the VIP answered again', 60_000, async () => ping.replies().length > before);
+            await sleep(PING_AFTER_MS);
+          } catch (e) {
+            await ping.stop().catch(() => undefined);
+            throw e;
           } finally {
             watch.stop();
           }
+          const pinged = await ping.stop();
+          results.push({ vipGapMs, pingGapMs: pinged.largestGapMs, pingLost: pinged.lost, pingSpacingMs: pinged.medianGapMs, pingGapStartMs: Math.round(pinged.largestGapFrom - cutWall) });
+          process.stderr.write(`bench ha: keepalived, advert_int ${intervalMs} ms, trial ${trial + 1}: VIP ${vipGapMs} ms, ping ${pinged.largestGapMs} ms (${pinged.lost} lost of ${pinged.sent})\n`);
         } finally {
           await pair.stopAll();
         }
       }
-      out.push({ intervalMs, trials, gapsMs: gaps });
+      out.push({ intervalMs, trials: results });
     }
   } finally {
     await pair.close();

@@ -43,7 +43,7 @@ for ifname in sys.argv[1:]:
 
 // Debian's interpreter (what .ci/run installs) rather than whatever `python3`
 // is first on PATH: a pyenv shim costs most of a second per VM.
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 // LAB.md section 5: client scripts that only set the address (the packaged
 // ones would rewrite the host's /etc/resolv.conf). Each also leaves the
