@@ -175,6 +175,51 @@ export function trackHostSessions(sources: HostSessionSources, report: HostSessi
   };
 }
 
+/** How long a starting replica waits for its sessions to the admitted hosts before it competes at full priority. */
+export const STARTUP_HOLD_MS = 10_000;
+
+/**
+ * A replica that has just started has no session to any host yet, and the
+ * fabric does not know the hosts' networks until their OVSDB replicas are
+ * in, so host tracking cannot lower anything: it would lead (and preempt)
+ * before the switches, which redial with a backoff of up to 8 s, reach it.
+ * The `startup` check holds every priority down until each admitted host
+ * has both sessions to this replica, or for STARTUP_HOLD_MS. Returns the stop.
+ */
+export function holdUntilConnected(
+  sources: HostSessionSources,
+  admitted: readonly string[],
+  track: (ok: boolean) => void,
+  holdMs = STARTUP_HOLD_MS,
+): () => void {
+  let held = true;
+  const connected = (host: string): boolean => {
+    const dpid = sources.fabric.dpidOf(host);
+    return sources.ovsdb.connected(host) && dpid !== undefined && sources.openflow.connected(dpid);
+  };
+  const release = (): void => {
+    if (!held) return;
+    held = false;
+    clearTimeout(timer);
+    for (const u of unsubscribe) u();
+    track(true);
+  };
+  const check = (): void => {
+    if (held && admitted.every(connected)) release();
+  };
+  track(false);
+  const timer = setTimeout(release, holdMs);
+  timer.unref();
+  const unsubscribe = [sources.ovsdb.onHostSession(check), sources.fabric.onRecomputed(check)];
+  sources.openflow.on('connected', check);
+  check();
+  return () => {
+    held = false;
+    clearTimeout(timer);
+    for (const u of unsubscribe) u();
+  };
+}
+
 /**
  * The election plane: with peers, adverts on UDP and a leader per network;
  * without, nothing to run. On a graceful stop it resigns before any plane
@@ -225,14 +270,18 @@ function electionPlane(ctx: DaemonContext): Plane {
     start: async () => {
       await election.start();
       if (ovsdb && openflow && fabric) {
-        untrack = trackHostSessions(
-          {
-            ovsdb: { connected: (host) => ovsdb.status(host).connected, onHostSession: (fn) => ovsdb.onHostSession(fn) },
-            openflow: { connected: (dpid) => openflow.session(dpid) !== undefined, on: (event, fn) => openflow.on(event, fn) },
-            fabric,
-          },
-          (plane, host, up, networks) => hostSession(ctx, plane, host, up, networks),
-        );
+        const sources: HostSessionSources = {
+          ovsdb: { connected: (host) => ovsdb.status(host).connected, onHostSession: (fn) => ovsdb.onHostSession(fn) },
+          openflow: { connected: (dpid) => openflow.session(dpid) !== undefined, on: (event, fn) => openflow.on(event, fn) },
+          fabric,
+        };
+        const admitted = (await ctx.store.list('host')).filter((h) => h.value.state === 'admitted').map((h) => h.key);
+        const unhold = holdUntilConnected(sources, admitted, (ok) => election.track('startup', ok, 'all'));
+        const unfollow = trackHostSessions(sources, (plane, host, up, networks) => hostSession(ctx, plane, host, up, networks));
+        untrack = () => {
+          unhold();
+          unfollow();
+        };
       }
     },
     handOver: () => election.resign(),

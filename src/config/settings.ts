@@ -282,12 +282,12 @@ export const SETTINGS = {
     help: "this replica's priority for one network, overriding --priority, so leadership spreads across replicas (repeatable)",
   }),
   preempt: setting({
-    flag: '--preempt',
+    flag: '--no-preempt',
     env: 'WEFT_PREEMPT',
     schema: z.boolean(),
     default: true,
     text: 'boolean',
-    help: 'a better replica takes over from a live leader (false: it waits until the leader dies or leaves, no flap after a heal)',
+    help: 'a better replica takes over from a live leader; --no-preempt (false): it waits until the leader dies or leaves, no flap after a heal',
   }),
   preemptDelay: setting({
     flag: '--preempt-delay',

@@ -25,7 +25,10 @@
 //   their skew time only.
 // - preempt: a backup better than the live leader, and the best live
 //   candidate, claims after the preempt delay. nopreempt: it waits for the
-//   leader to die or leave.
+//   leader to die or leave. A leader that preempted a live one leads but
+//   does not answer (`answering`) until the deposed leader's advert says it
+//   stepped down, at most one interval: the deposed one answers until our
+//   advert reaches it, and a request must not get two answers.
 // - Leading means holding a term: a replica claims `term + 1` in the store
 //   (claimTerm) and leads only once that succeeds. It steps down at once on
 //   an advert with a larger term or when a write of its is fenced. A
@@ -80,6 +83,12 @@ export interface NetworkElection {
   readonly holdUntil: number;
   /** While leader: the term was last confirmed by the store early enough that we may lead until this time. */
   readonly confirmedUntil: number | undefined;
+  /**
+   * Claiming or leading after a preemption: the live leader we took over
+   * from; while leading, we stay silent (`answering` is false) until its
+   * advert says it stepped down, or `until`.
+   */
+  readonly deposing: { replica: string; until: number | undefined } | undefined;
 }
 
 export interface EntryIn {
@@ -137,7 +146,7 @@ export function initialElection(network: string, priority: number, now: number, 
   const state: NetworkElection = {
     network, role: 'backup', priority, term: 0, leaderTerm: undefined, since: now, peers: new Map(),
     masterDownAt: now + masterDownMs(priority, config.intervalMs), preemptAt: undefined, deferred: false, holdUntil: now,
-    confirmedUntil: undefined,
+    confirmedUntil: undefined, deposing: undefined,
   };
   return { state, actions: [{ type: 'backup', network, term: 0, reason: 'start' }] };
 }
@@ -146,6 +155,12 @@ export function initialElection(network: string, priority: number, now: number, 
 export function entryOf(s: NetworkElection): EntryIn {
   if (s.role === 'leader') return { priority: s.priority, term: s.leaderTerm!, leader: true };
   return { priority: s.role === 'stopped' ? 0 : s.priority, term: s.term, leader: false };
+}
+
+/** Whether we answer for the network now: leading, the term confirmed, and no preempted leader still answering. */
+export function answering(s: NetworkElection, now: number): boolean {
+  if (s.role !== 'leader' || s.confirmedUntil === undefined || s.confirmedUntil <= now) return false;
+  return s.deposing?.until === undefined || s.deposing.until <= now;
 }
 
 function liveFor(s: NetworkElection, p: PeerView): number {
@@ -205,9 +220,10 @@ function withPreempt(s: NetworkElection, now: number, config: MachineConfig): Ne
   return s.preemptAt === undefined ? { ...s, preemptAt: Math.max(now + config.preemptDelayMs, s.holdUntil) } : s;
 }
 
-function claim(s: NetworkElection): Step {
+/** `deposing`: the live leader a preemption takes the network from. */
+function claim(s: NetworkElection, deposing?: string): Step {
   return {
-    state: { ...s, role: 'claiming', masterDownAt: undefined, preemptAt: undefined, deferred: false },
+    state: { ...s, role: 'claiming', masterDownAt: undefined, preemptAt: undefined, deferred: false, deposing: deposing === undefined ? undefined : { replica: deposing, until: undefined } },
     actions: [{ type: 'claim', network: s.network, seen: s.term }],
   };
 }
@@ -216,6 +232,7 @@ function toBackup(s: NetworkElection, now: number, config: MachineConfig, term: 
   const state: NetworkElection = {
     ...s, role: 'backup', term: Math.max(s.term, term), leaderTerm: undefined, since: s.role === 'leader' ? now : s.since,
     masterDownAt: now + masterDownMs(s.priority, config.intervalMs), preemptAt: undefined, deferred: false, confirmedUntil: undefined,
+    deposing: undefined,
   };
   const actions: ElectionAction[] = s.role === 'leader' && reason ? [{ type: 'backup', network: s.network, term: state.term, reason }] : [];
   return { state: withPreempt(state, now, config), actions };
@@ -231,6 +248,8 @@ function onAdvert(s: NetworkElection, e: Extract<ElectionEvent, { type: 'advert'
 
   if (s.role === 'leader') {
     if (e.entry.term > s.leaderTerm!) return toBackup(state, now, config, e.entry.term, 'higher-term');
+    // The leader we preempted says it no longer leads: from now on only we answer.
+    if (s.deposing?.replica === e.from && !e.entry.leader) state = { ...state, deposing: undefined };
     return { state, actions: [] };
   }
   if (s.role !== 'backup') return { state, actions: [] };
@@ -254,7 +273,7 @@ function onTick(s: NetworkElection, now: number, config: MachineConfig): Step {
   }
   if (s.role !== 'backup') return { state: s, actions: [] };
   if (s.preemptAt !== undefined && s.preemptAt <= now) {
-    if (shouldPreempt(s, now, config)) return claim(s);
+    if (shouldPreempt(s, now, config)) return claim(s, currentLeader(s, now)!.id);
     s = { ...s, preemptAt: undefined };
   }
   if (s.masterDownAt !== undefined && s.masterDownAt <= now) {
@@ -290,8 +309,10 @@ export function step(s: NetworkElection, event: ElectionEvent, now: number, conf
         // The claim took so long that the lease it gave is already over: leading now could overlap a successor.
         return toBackup({ ...s, term: event.term }, now, config, event.term, undefined);
       }
+      // A preempted leader answers until our advert reaches it: one interval of silence at most, so no request gets two answers.
+      const deposing = s.deposing && { replica: s.deposing.replica, until: now + config.intervalMs };
       return {
-        state: { ...s, role: 'leader', term: event.term, leaderTerm: event.term, since: now, masterDownAt: undefined, preemptAt: undefined, confirmedUntil },
+        state: { ...s, role: 'leader', term: event.term, leaderTerm: event.term, since: now, masterDownAt: undefined, preemptAt: undefined, confirmedUntil, deposing },
         actions: [{ type: 'leader', network: s.network, term: event.term }, { type: 'advertNow' }],
       };
     }
@@ -317,7 +338,7 @@ export function step(s: NetworkElection, event: ElectionEvent, now: number, conf
       return {
         state: {
           ...s, role: 'stopped', term: Math.max(s.term, s.leaderTerm ?? 0), leaderTerm: undefined, since: now, masterDownAt: undefined, preemptAt: undefined,
-          confirmedUntil: undefined,
+          confirmedUntil: undefined, deposing: undefined,
         },
         actions,
       };

@@ -16,7 +16,7 @@ import type { Host } from '../model/index.js';
 import { FencedError, type Change, type Fence, type Store } from '../store/store.js';
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import {
-  confirmEveryMs, currentLeader, entryOf, initialElection, isLive, masterDownMs, nextDeadline, step,
+  answering, confirmEveryMs, currentLeader, entryOf, initialElection, isLive, masterDownMs, nextDeadline, step,
   type ElectionAction, type ElectionEvent, type MachineConfig, type NetworkElection, type Role, type StepDownReason,
 } from './machine.js';
 import type { Transport } from './transport.js';
@@ -319,7 +319,7 @@ class Service implements ElectionService {
   isLeader(network: string): boolean {
     const m = this.machines.get(network);
     // The lease is checked here too: a timer that fires late (a busy event loop) must not extend it.
-    return m?.role === 'leader' && m.confirmedUntil !== undefined && m.confirmedUntil > this.clock.now();
+    return m !== undefined && answering(m, this.clock.now());
   }
 
   fence(network: string): Fence | undefined {

@@ -60,13 +60,23 @@ async function allSessions(hvs: Hypervisor[], count: number): Promise<boolean> {
   return true;
 }
 
-/** The replica that says it leads the network, once every live replica names it. */
+/** The priority every replica runs at (weft's default): lower means a startup hold or a failed tracked check. */
+const FULL_PRIORITY = 100;
+
+/**
+ * The replica that says it leads the network, once every live replica
+ * names it and runs at full priority: a restarted replica holds its
+ * priority down until its switches have redialled it, and preempts once it
+ * has them, so until then the leader is about to change and a kill could
+ * hit a replica that no longer leads.
+ */
 function agreedLeader(set: LabReplicas): Promise<number> {
   return until(`the replicas to agree on ${NET}'s leader`, async () => {
     const self = await set.selfLeaders(NET);
     if (self.length !== 1) return undefined;
-    const seen = await Promise.all(set.alive().map((i) => set.leaderSeenBy(i, NET).then((r) => r?.leader)));
-    return seen.every((l) => l === set.replicas[self[0]!]!.id) ? self[0]! : undefined;
+    const rows = await Promise.all(set.alive().map((i) => set.leaderSeenBy(i, NET)));
+    const agreed = rows.every((r) => r?.leader === set.replicas[self[0]!]!.id && r.priority === FULL_PRIORITY);
+    return agreed ? self[0]! : undefined;
   }, 60_000, 50);
 }
 

@@ -151,11 +151,7 @@ export interface LabReplicasOptions {
   controllerIp: string;
   intervalMs: number;
   count?: number;
-  /**
-   * false: nopreempt, a better replica that comes back leaves a live leader
-   * alone. Given as WEFT_PREEMPT: the `--preempt` flag takes no value, and
-   * `weft serve --preempt false` is refused (too many arguments).
-   */
+  /** false: `--no-preempt`, a better replica that comes back leaves a live leader alone. */
   preempt?: boolean;
 }
 
@@ -216,12 +212,13 @@ export class LabReplicas {
       '--admit', 'cidr:198.19.0.0/16',
       '--replica-id', r.id, '--advert-listen', `127.0.0.1:${this.adverts.listenPorts[i]}`, ...peers,
       '--advert-key', ADVERT_KEY, '--advert-interval', String(this.options.intervalMs),
+      ...(this.options.preempt === false ? ['--no-preempt'] : []),
     ];
   }
 
   async startReplica(i: number): Promise<void> {
     const r = this.replicas[i]!;
-    r.process = weft(this.args(i), this.options.preempt === undefined ? undefined : { WEFT_PREEMPT: String(this.options.preempt) });
+    r.process = weft(this.args(i));
     r.api = apiAddress(await r.process.ready(60_000)).replace(/\/rpc$/, '');
   }
 

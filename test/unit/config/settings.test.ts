@@ -178,6 +178,9 @@ t.test('a new row is a new setting everywhere, without touching the loader', asy
 });
 
 t.test('the serve flags are generated from the table', async (t) => {
+  const off = addSettingOptions(new Command('serve').exitOverride(), SETTINGS);
+  off.parse(['--no-preempt'], { from: 'user' });
+  t.same(flagValues(off, SETTINGS).flags, { preempt: false }, '--no-preempt turns preemption off');
   const cmd = addSettingOptions(new Command('serve').exitOverride(), SETTINGS);
   cmd.parse(['--data', '/d', '--ovsdb', 'ptcp:1', '--ovsdb', 'ptcp:2', '--api-tls-cert', 'c', '--config', 'w.yaml'], { from: 'user' });
   t.same(flagValues(cmd, SETTINGS), { flags: { data: '/d', ovsdb: ['ptcp:1', 'ptcp:2'], apiTlsCert: 'c' }, configFile: 'w.yaml' });

@@ -2,7 +2,7 @@
 // time only as the `now` of each event.
 import t from 'tap';
 import {
-  confirmEveryMs, confirmMs, initialElection, masterDownMs, nextDeadline, skewMs, step,
+  answering, confirmEveryMs, confirmMs, initialElection, masterDownMs, nextDeadline, skewMs, step,
   type ElectionEvent, type MachineConfig, type NetworkElection,
 } from '../../../src/election/machine.js';
 
@@ -101,6 +101,22 @@ t.test('preempt claims against a worse leader after the delay; nopreempt never d
   const no = { ...c, preempt: false };
   const calm = run(initialElection(NET, 200, 0, no).state, [[10, advert('replica-a', 100, 4, true)], [200, advert('replica-a', 100, 4, true)]], no);
   t.equal(calm.s.preemptAt, undefined);
+});
+
+t.test('after a preemption the new leader answers only once the deposed leader says it stepped down, or one interval on', async (t) => {
+  const { state } = initialElection(NET, 200, 0, config);
+  const claiming = run(state, [[10, advert('replica-a', 100, 4, true)], [10, { type: 'tick' }]]);
+  t.same(claiming.actions.at(-1), { type: 'claim', network: NET, seen: 4 });
+  const led = step(claiming.s, { type: 'claimed', term: 5, at: 10 }, 12, config).state;
+  t.equal(led.role, 'leader');
+  t.notOk(answering(led, 12), 'leading, but replica-a may still answer until our advert reaches it');
+  t.notOk(answering(step(led, advert('replica-a', 100, 4, true), 13, config).state, 13), 'an advert of its old lead changes nothing');
+  const heard = step(led, advert('replica-a', 100, 5, false), 14, config).state;
+  t.ok(answering(heard, 14), 'it says it no longer leads: we answer');
+  t.notOk(answering(led, 12 + 99));
+  t.ok(answering(led, 12 + 100), 'never heard: we answer one interval after the claim');
+  const takeover = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [401, { type: 'claimed', term: 1 }]]).s;
+  t.ok(answering(takeover, 401), 'a takeover from a dead or absent leader answers at once');
 });
 
 t.test('a leader steps down at once on a larger term or a fenced write, and not on a smaller one', async (t) => {

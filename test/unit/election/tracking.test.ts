@@ -1,11 +1,12 @@
-// Host tracking as the daemon wires it (trackHostSessions in src/main.ts):
+// Host tracking as the daemon wires it (trackHostSessions and
+// holdUntilConnected in src/main.ts):
 // a replica that loses the OVSDB session to a host, or the OpenFlow
 // connection of its switch, advertises a lowered priority for the networks
 // that host has ports in, and a replica that still has the session takes
 // their leadership. Replicas on the election simulation's fake clock; the
 // planes and the fabric are fakes with the same events.
 import t, { type Test } from 'tap';
-import { trackHostSessions, type HostSessionSources } from '../../../src/main.js';
+import { holdUntilConnected, trackHostSessions, type HostSessionSources } from '../../../src/main.js';
 import { Sim, type SimReplica } from './sim.js';
 
 const WEB = 'acme/web';
@@ -145,4 +146,33 @@ t.test('both sessions of a host down lower its networks twice; a change that lea
   t.same(reports, ['replica-a ovsdb:hv1 down acme/web', 'replica-a openflow:hv1 down acme/web']);
   t.equal(priorityOf(a, WEB), 100);
   t.same(sim.violations, []);
+});
+
+t.test('a starting replica holds its priority down until it has both sessions to every admitted host, or for the hold time', async (t) => {
+  const hosts = new FakeHosts();
+  hosts.dpids.set('hv1', 1n);
+  hosts.dpids.set('hv2', 2n);
+  const calls: boolean[] = [];
+  const stop = holdUntilConnected(hosts.sources(), ['hv1', 'hv2'], (ok) => calls.push(ok), 60_000);
+  t.teardown(stop);
+  t.same(calls, [false], 'held from the start');
+  hosts.ovsdb('hv1', true);
+  hosts.openflow('hv1', true);
+  hosts.ovsdb('hv2', true);
+  t.same(calls, [false], 'hv2\'s switch has not connected yet');
+  hosts.openflow('hv2', true);
+  t.same(calls, [false, true], 'released once every admitted host has both sessions');
+  hosts.openflow('hv2', false);
+  hosts.openflow('hv2', true);
+  t.same(calls, [false, true], 'and once only: from then on host tracking follows the sessions');
+
+  const none: boolean[] = [];
+  holdUntilConnected(new FakeHosts().sources(), [], (ok) => none.push(ok))();
+  t.same(none, [false, true], 'no admitted host: nothing to wait for');
+
+  const late: boolean[] = [];
+  const stopLate = holdUntilConnected(new FakeHosts().sources(), ['hv9'], (ok) => late.push(ok), 20);
+  t.teardown(stopLate);
+  await new Promise((r) => setTimeout(r, 60));
+  t.same(late, [false, true], 'a host that never connects holds it for the hold time only');
 });
