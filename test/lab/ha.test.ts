@@ -1,7 +1,8 @@
 // Issue 8 acceptance, in the lab of LAB.md: three `weft serve` replicas
 // (separate processes on one 3-member ovsdb-server Raft cluster, adverts
 // every 100 ms, nopreempt) manage two hypervisors; every hypervisor's
-// manager and every bridge's controllers list all three. A VM gets its lease
+// manager and every bridge's controllers list all three, one of them (its
+// flow writer) as OpenFlow MASTER. A VM gets its lease
 // from the network's leader; kill -9 of that leader: another leads, DHCP is
 // answered again, no acknowledged lease is lost and renewals keep their
 // addresses; a graceful stop hands over; a dead cluster member stops
@@ -161,8 +162,25 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
     return ip;
   };
 
+  /**
+   * The replica that writes hv's flows, once leader.list (asked of a live
+   * replica) and the bridge agree: of the connected controllers, its is
+   * the one MASTER, the others EQUAL. OVS updates the role column a moment after a claim.
+   */
+  const flowWriter = (hv: (typeof hvs)[number]) =>
+    until(`one flow writer of hv${hv.index}, OpenFlow MASTER`, async () => {
+      const rows = (await set.rpc<{ flowWriters: { host: string; leader: string | null }[] }>(survivor(), 'leader.list')).flowWriters;
+      const writer = rows.find((w) => w.host === `hv${hv.index}`)?.leader;
+      const index = set.replicas.findIndex((r) => r.id === writer);
+      if (index < 0 || !set.alive().includes(index)) return undefined;
+      const c = (await controllers(hv)).filter((x) => x.connected);
+      const masters = c.filter((x) => x.role === 'master');
+      if (masters.length !== 1 || c.filter((x) => x.role === 'other').length !== c.length - 1) return undefined;
+      return masters[0]!.target === set.controllerTargets[index] ? writer : undefined;
+    }, 60_000);
+
   let up = false;
-  await t.test('every hypervisor is managed by all three replicas, every bridge lists all three as controllers', async (t) => {
+  await t.test('every hypervisor is managed by all three replicas, every bridge lists all three as controllers, one of them its flow writer', async (t) => {
     try {
       const targets = [...set.controllerTargets].sort();
       for (const hv of hvs) {
@@ -178,6 +196,10 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
         }, 60_000);
       }
       t.pass('both bridges have three connected controllers, one per replica, and weft\'s pipeline');
+      for (const hv of hvs) {
+        const writer = await flowWriter(hv);
+        t.pass(`hv${hv.index}'s bridge: ${writer} is the one MASTER (its flow writer, per leader.list), the other two EQUAL`);
+      }
       up = true;
     } catch (e) {
       t.fail(String(e), { diag: await diag() });
@@ -225,6 +247,7 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
     const r2 = await renew(daemons[1]!);
     t.equal(r2.event, 'renew', 'the VM on the other hypervisor renews too');
     t.equal(r2.ip, acknowledged.get(a2.mac), `and keeps ${acknowledged.get(a2.mac)}`);
+    for (const hv of hvs) t.pass(`hv${hv.index}'s bridge has one MASTER again, a live replica: ${await flowWriter(hv)}`);
     const ipNew = await dora(late[0]!);
     t.ok(inRange(ipNew), `a new VM's DORA is answered: ${ipNew}`);
     const stored = bound(await leases());

@@ -277,10 +277,12 @@ export async function ofport(hv: Hypervisor, port: string): Promise<number> {
 }
 
 /** The Controller rows of the integration bridge: target and whether ovs-vswitchd is connected. */
-export async function controllers(hv: Hypervisor): Promise<{ target: string; connected: boolean }[]> {
-  const text = await hv.ovs.vsctl('--format=json', '--columns=target,is_connected', 'list', 'Controller');
-  const json = JSON.parse(text) as { data: [string, boolean][] };
-  return json.data.map(([target, connected]) => ({ target, connected }));
+/** The bridge's controllers: target, connected, and the OpenFlow role OVS reports (`master`, `slave`, `other` for EQUAL). */
+export async function controllers(hv: Hypervisor): Promise<{ target: string; connected: boolean; role: string }[]> {
+  const text = await hv.ovs.vsctl('--format=json', '--columns=target,is_connected,role', 'list', 'Controller');
+  const json = JSON.parse(text) as { data: [string, boolean, string | [string, unknown[]]][] };
+  // An unset role is OVSDB's empty set, ["set", []].
+  return json.data.map(([target, connected, role]) => ({ target, connected, role: typeof role === 'string' ? role : '' }));
 }
 
 /** True once every given hypervisor's bridge has a connected controller. */
