@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApiPlane, createPlaneEvents, type LeaderRuntime, type PlaneEvents } from './api/index.js';
 import { formatTarget, type Config, type Target } from './config/index.js';
-import { createDhcpService, SOLE_LEADER, type Leadership } from './dhcp/server.js';
+import { createDhcpService, SOLE_LEADER, type DhcpService, type Leadership } from './dhcp/server.js';
 import { createElectionService, flowsGroup, hostOfGroup, readAdvertKey, type ElectionService } from './election/service.js';
 import { udpTransport } from './election/transport.js';
 import type { Logger } from './log.js';
@@ -69,6 +69,7 @@ export type PlaneFactory = (ctx: DaemonContext) => Plane;
 const ovsdbPlanes = new WeakMap<DaemonContext, OvsdbPlane>();
 const fabrics = new WeakMap<DaemonContext, Fabric>();
 const openflowPlanes = new WeakMap<DaemonContext, OpenflowPlane>();
+const dhcpServices = new WeakMap<DaemonContext, DhcpService>();
 
 /** port.*, flows.dump and trace: the fabric's view and the switches' own tables. */
 function portRuntime(fabric: Fabric, openflow: OpenflowPlane): PortRuntime {
@@ -411,6 +412,7 @@ export const PLANES: PlaneFactory[] = [
         if (e.type === 'fenced') leaseWriteFenced(ctx, e.network, e.term);
       },
     });
+    dhcpServices.set(ctx, dhcp);
     const openflow = openflowPlanes.get(ctx);
     let unsubscribe: (() => void) | undefined;
     return part(
@@ -457,6 +459,7 @@ export const PLANES: PlaneFactory[] = [
       ...(fabrics.has(ctx) ? { dataPlane: fabrics.get(ctx)! } : {}),
       ...(fabrics.has(ctx) && openflowPlanes.has(ctx) ? { ports: portRuntime(fabrics.get(ctx)!, openflowPlanes.get(ctx)!) } : {}),
       leaders: leaderRuntime(ctx),
+      ...(dhcpServices.has(ctx) ? { dhcp: dhcpServices.get(ctx)! } : {}),
       planeEvents: planeEventsOf(ctx),
     }),
 ];

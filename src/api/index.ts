@@ -6,6 +6,7 @@ import { TokenAuth, ensureAdminToken } from './auth.js';
 import type { ApiInfo, Listener, MethodDeps, PlaneEvents } from './deps.js';
 import { WriteGuard } from './guard.js';
 import { applyMethods } from './methods/apply.js';
+import { dhcpMethods, type DhcpDeps, type DhcpRuntime } from './methods/dhcp.js';
 import { eventMethods } from './methods/events.js';
 import { hostMethods, type HostDeps, type HostRuntime } from './methods/host.js';
 import { leaseMethods } from './methods/lease.js';
@@ -29,6 +30,7 @@ export { Registry, defineMethod, type AnyMethod, type CallContext, type MethodSp
 export type { Listener, MethodDeps } from './deps.js';
 export type { HostRuntime } from './methods/host.js';
 export type { LeaderRuntime, LeaderRow, ReplicaStatus } from './methods/leader.js';
+export type { DhcpRuntime } from './methods/dhcp.js';
 export { createPlaneEvents, type PlaneEvent, type PlaneEvents } from './deps.js';
 
 
@@ -52,6 +54,8 @@ export interface ApiOptions {
   ports?: PortRuntime;
   /** The election's view, for leader.list and status. */
   leaders?: LeaderRuntime;
+  /** The DHCP server's counters, for dhcp.stats and status. */
+  dhcp?: DhcpRuntime;
   /** Plane events (leadership changes) for events.subscribe. */
   planeEvents?: PlaneEvents;
 }
@@ -60,7 +64,7 @@ export interface ApiOptions {
 const WAITABLE = new Set(['network.create', 'network.update', 'network.delete', 'apply', 'host.admit', 'port.bind', 'port.unbind']);
 
 /** The built-in method groups, in docs order. */
-export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & LeaderDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
+export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & LeaderDeps & DhcpDeps & { dataPlane?: DataPlane | undefined }): AnyMethod[] {
   return [
     ...tenantMethods(deps),
     ...networkMethods(deps),
@@ -69,6 +73,7 @@ export function builtinMethods(deps: MethodDeps & HostDeps & PortDeps & LeaderDe
     ...hostMethods(deps),
     ...portMethods(deps),
     ...leaderMethods(deps),
+    ...dhcpMethods(deps),
     ...tokenMethods(deps),
     ...applyMethods(deps),
     ...statusMethods(deps),
@@ -92,7 +97,7 @@ export class ApiPlane {
       startedAt: (options.startedAt ?? new Date()).getTime(),
       listeners: options.listeners ?? (() => this.listeners()),
     };
-    const deps: MethodDeps & HostDeps & PortDeps & LeaderDeps & { dataPlane?: DataPlane } = {
+    const deps: MethodDeps & HostDeps & PortDeps & LeaderDeps & DhcpDeps & { dataPlane?: DataPlane } = {
       store: options.store,
       guard: new WriteGuard(options.store),
       info,
@@ -101,6 +106,7 @@ export class ApiPlane {
       ...(options.dataPlane ? { dataPlane: options.dataPlane } : {}),
       ...(options.ports ? { ports: options.ports } : {}),
       ...(options.leaders ? { leaders: options.leaders } : {}),
+      ...(options.dhcp ? { dhcp: options.dhcp } : {}),
       ...(options.planeEvents ? { planeEvents: options.planeEvents } : {}),
     };
     this.registry.add(...builtinMethods(deps));

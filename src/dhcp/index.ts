@@ -1,5 +1,6 @@
 export * from './addressing.js';
 export * from './allocator.js';
+export * from './latency.js';
 export * from './leases.js';
 export * from './machine.js';
 export * from './options.js';

@@ -15,6 +15,7 @@ import {
 } from '../store/store.js';
 import { buildReplyFrame, defaultServerMac } from './addressing.js';
 import { LeaseTable, NetworkLeases, OfferTable, isLive, ownedBy } from './leases.js';
+import { LatencyHistogram, type LatencySnapshot } from './latency.js';
 import { DEFAULT_TIMERS, decide, type DhcpEvent, type DhcpPath, type DhcpTimers, type Decision } from './machine.js';
 import type { PortFacts } from './ports.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './rate.js';
@@ -94,7 +95,17 @@ export interface DhcpStats {
   /** Failures of weft itself, logged; the packet is dropped. */
   errors: number;
   paths: Partial<Record<DhcpPath, number>>;
+  /** Epoch ms the counters started from: the service's start. */
+  since: number;
+  latency: {
+    /** Each lease write's commit, from the call to the store's answer, whatever the answer. */
+    leaseWrite: LatencySnapshot;
+    /** Each answered request, from handle() to the reply frames, the lease write included. */
+    answer: LatencySnapshot;
+  };
 }
+
+type Counters = Omit<DhcpStats, 'paths' | 'since' | 'latency'> & Pick<DhcpStats, 'paths'>;
 
 export interface DhcpService {
   /** The reply frames for a packet-out on the ingress port, or undefined. Never rejects. */
@@ -159,10 +170,14 @@ class Service implements DhcpService {
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private sweeping = false;
   private closed = false;
-  private readonly counters: DhcpStats = {
+  private readonly counters: Counters = {
     received: 0, malformed: 0, ignored: 0, spoofed: 0, rateLimited: 0, notLeader: 0, fenced: 0, unknownNetwork: 0,
     offers: 0, acks: 0, naks: 0, silent: 0, writes: 0, conflicts: 0, storeErrors: 0, errors: 0, paths: {},
   };
+  private readonly since: number;
+  // Durations on the monotonic clock: `now` is wall time, and tests replace it.
+  private readonly leaseWrites = new LatencyHistogram();
+  private readonly answers = new LatencyHistogram();
 
   constructor(private readonly options: DhcpServiceOptions) {
     this.store = options.store;
@@ -173,6 +188,7 @@ class Service implements DhcpService {
     this.rate = new RateLimiter({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
     this.serverMac = options.serverMac ?? defaultServerMac;
     this.maxAttempts = options.maxAttempts ?? 8;
+    this.since = this.now();
     // Watching starts before any network is listed, so no change falls between a list and the feed.
     this.unwatch = this.store.watch((changes) => this.onChanges(changes));
     const every = options.sweepIntervalMs ?? 5_000;
@@ -183,12 +199,21 @@ class Service implements DhcpService {
   }
 
   stats(): Readonly<DhcpStats> {
-    return { ...this.counters, paths: { ...this.counters.paths } };
+    return {
+      ...this.counters,
+      paths: { ...this.counters.paths },
+      since: this.since,
+      latency: { leaseWrite: this.leaseWrites.snapshot(), answer: this.answers.snapshot() },
+    };
   }
 
   handle(packetIn: PacketIn): Promise<Buffer[] | undefined> {
     this.counters.received++;
-    const work = this.process(packetIn).catch((error: unknown) => {
+    const started = performance.now();
+    const work = this.process(packetIn).then((replies) => {
+      if (replies) this.answers.record(performance.now() - started);
+      return replies;
+    }, (error: unknown) => {
       this.counters.errors++;
       this.log.error({ err: error, network: packetIn.network }, 'dhcp: request failed');
       return undefined;
@@ -338,7 +363,8 @@ class Service implements DhcpService {
     const n = ipv4ToNumber(ip)!;
     state.leases.markPending(n);
     try {
-      const result = await this.store.commit([op], fence ? { fence } : {});
+      const started = performance.now();
+      const result = await this.store.commit([op], fence ? { fence } : {}).finally(() => this.leaseWrites.record(performance.now() - started));
       this.counters.writes++;
       if (op.op === 'put') state.leases.apply(op.value as Lease, result.revision);
       else state.leases.remove(ip, result.revision);

@@ -136,6 +136,35 @@ t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on
     t.same(other, [], 'no DHCP reached the port on the other host: DHCP never crosses the tunnel');
   });
 
+  await t.test("a relayed DORA is ACKed, and dhcp.stats counts it with its lease write's latency", async (t) => {
+    // Relayed, so that the lease holds no port: the port security of p1 stays open for the subtests below.
+    const h = hosts[1]!;
+    const relayed = { mac: '02:00:00:0a:00:42', giaddr: '192.0.2.5', ethSrc: '02:00:00:0a:00:05' };
+    const reply = async (request: Buffer, type: string) => {
+      const before = pcapFrames(h.pcap).length;
+      await h.ovs.appctl('netdev-dummy/receive', 'p1', request.toString('hex'));
+      return eventually(`an ${type} in p1's tx_pcap`, () => {
+        for (const f of pcapFrames(h.pcap).slice(before)) {
+          try {
+            const r = parseReply(f);
+            if (r.type === type) return r;
+          } catch {
+            /* not DHCP */
+          }
+        }
+        return undefined;
+      }, 15_000);
+    };
+    const offer = await reply(frame('DISCOVER', { ...relayed, xid: 0x5eee }), 'OFFER');
+    await reply(frame('REQUEST', { ...relayed, xid: 0x5eef, serverId: getOption(offer.message, 'serverId')!, requestedIp: offer.message.yiaddr }), 'ACK');
+    const s = await client.call<{ offers: number; acks: number; writes: number; latency: { leaseWrite: { count: number; p99Ms?: number }; answer: { count: number } } }>('dhcp.stats');
+    t.match(s, { offers: 2, acks: 1, writes: 1 }, "this DORA and the DISCOVER's OFFER above");
+    t.equal(s.latency.leaseWrite.count, 1, "the ACK's lease write, timed");
+    t.type(s.latency.leaseWrite.p99Ms, 'number');
+    t.equal(s.latency.answer.count, 3, 'every answer, timed');
+    t.match(await client.call('status'), { dhcp: { offers: 2, acks: 1, naks: 0 } }, 'status has the short version');
+  });
+
   await t.test('port.list, flows.dump and trace show what the switches do', async (t) => {
     const { ports } = await client.call<{ ports: { host: string; name: string; network?: string; boundBy?: string }[] }>('port.list');
     t.same(ports.map((p) => [p.host, p.name, p.network, p.boundBy]), [['hv1', 'p1', 'acme/web', 'tag'], ['hv2', 'p1', 'acme/web', 'tag']], 'each port in the network of its tag');
@@ -196,6 +225,11 @@ t.test('weft joins the OVSDB plane, the pipeline, the OpenFlow plane and DHCP on
     t.match(unbind.stdout, /^unbound hv1\/p1$/m);
     t.same(confirmed(unbind.stdout), ['hv1', 'hv2'], 'both switches changed (acme/web now spans both hosts) and confirmed');
     t.match((await weft('ports', 'hv1')).stdout, /^hv1\s+p1\s+1\s+11\s+acme\/web\s+tag\s/m, 'the tag decides again');
+
+    const stats = await weft('dhcp', 'stats');
+    t.equal(stats.code, 0, stats.stderr);
+    t.match(stats.stdout, /^received \d+: offers 2, ACKs 1, NAKs 0/m, 'the DHCP subtests\' requests');
+    t.match(stats.stdout, /^lease write\s+1\s/m, 'its one lease write in the latency table');
 
     const bind = await weft('port', 'bind', 'hv1', 'p1', 'acme/db', '--wait', '--wait-timeout', '20');
     t.equal(bind.code, 0, bind.stderr);

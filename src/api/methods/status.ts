@@ -4,15 +4,16 @@ import { z } from 'zod';
 import { KINDS } from '../../model/index.js';
 import { isAdmin } from '../access.js';
 import type { MethodDeps } from '../deps.js';
+import { DhcpSummary, dhcpSummary, type DhcpDeps } from './dhcp.js';
 import { ReplicaStatus, type LeaderDeps } from './leader.js';
 import { NoParams, defineMethod, type AnyMethod } from '../registry.js';
 
-export function statusMethods({ store, info, now, leaders }: MethodDeps & LeaderDeps): AnyMethod[] {
+export function statusMethods({ store, info, now, leaders, dhcp }: MethodDeps & LeaderDeps & DhcpDeps): AnyMethod[] {
   return [
     defineMethod({
       name: 'status',
       summary: 'Version, uptime, store, listeners and object counts.',
-      description: "With a tenant token, `counts` covers the token's tenant only (networks, reservations, leases) and `replica` is left out.",
+      description: "With a tenant token, `counts` covers the token's tenant only (networks, reservations, leases), and `replica` and `dhcp` are left out.",
       scope: 'tenant',
       params: NoParams,
       result: z.object({
@@ -23,6 +24,7 @@ export function statusMethods({ store, info, now, leaders }: MethodDeps & Leader
         counts: z.record(z.string(), z.number().int()),
         tenant: z.string().optional().describe("the token's tenant, for a tenant token"),
         replica: ReplicaStatus.optional().describe("this replica's view of its peers and of the store (admin tokens)"),
+        dhcp: DhcpSummary.optional().describe("this replica's DHCP answers since it started, in short (admin tokens; `dhcp.stats` has them all)"),
       }),
       handler: async (_p, { principal }) => {
         const counts: Record<string, number> = {};
@@ -41,6 +43,7 @@ export function statusMethods({ store, info, now, leaders }: MethodDeps & Leader
           counts,
           ...(principal.tenant !== undefined ? { tenant: principal.tenant } : {}),
           ...(leaders && isAdmin(principal) ? { replica: leaders.replica() } : {}),
+          ...(dhcp && isAdmin(principal) ? { dhcp: dhcpSummary(dhcp.stats()) } : {}),
         };
       },
     }),

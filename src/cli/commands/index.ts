@@ -3,6 +3,7 @@
 // `weft serve` lives in ../main.ts.
 import type { Command } from 'commander';
 import { registerApply } from './apply.js';
+import { registerDhcp } from './dhcp.js';
 import { registerHost } from './host.js';
 import { registerLeader } from './leader.js';
 import { registerLease } from './lease.js';
@@ -21,6 +22,7 @@ export function registerClientCommands(program: Command): Command {
   registerHost(program);
   registerPort(program);
   registerLeader(program);
+  registerDhcp(program);
   registerToken(program);
   registerApply(program);
   registerStatus(program);

@@ -1,6 +1,9 @@
 // weft status, weft events
 import type { Command } from 'commander';
+import type { z } from 'zod';
+import type { DhcpSummary } from '../../api/methods/dhcp.js';
 import { call, clientCommand, collect, stream, table } from './client.js';
+import { dhcpSummaryLine } from './dhcp.js';
 
 interface Status {
   version: string;
@@ -18,6 +21,7 @@ interface Status {
     store?: { reachable: boolean; latencyMs?: number };
     adverts?: { sent: number; received: number; rejected: Record<string, number> };
   };
+  dhcp?: z.infer<typeof DhcpSummary>;
 }
 
 /** The replica's view of its peers and the store, for `weft status`. */
@@ -46,6 +50,7 @@ export function registerStatus(program: Command): void {
         `weft ${s.version}, up ${s.uptime} s, store ${s.store.backend} at revision ${s.store.revision}${s.tenant ? `, tenant ${s.tenant}` : ''}`,
         '',
         ...(s.replica ? replicaLines(s.replica) : []),
+        ...(s.dhcp ? [dhcpSummaryLine(s.dhcp), ''] : []),
         table(['LISTENER', 'ADDRESS'], s.listeners.map((l) => [l.name, l.address])),
         table(['KIND', 'COUNT'], Object.entries(s.counts).map(([k, n]) => [k, n])),
       ];
