@@ -52,11 +52,16 @@ const BISECT = Number(process.env.WEFT_BENCH_DHCP_BISECT ?? 3);
 const CLIENTS = Number(process.env.WEFT_BENCH_DHCP_CLIENTS ?? 15_000);
 const SERVERS = (process.env.WEFT_BENCH_DHCP_SERVERS ?? 'weft,dnsmasq,kea').split(',');
 
-const SUBNET = '198.18.64.0/18';
+export const SUBNET = '198.18.64.0/18';
 const MASK = '255.255.192.0';
-const SERVER_IP = '198.18.64.1';
+export const SERVER_IP = '198.18.64.1';
 const RELAY_IP = '198.18.64.2';
-const POOL = ['198.18.64.10', '198.18.127.250'] as const;
+export const POOL = ['198.18.64.10', '198.18.127.250'] as const;
+/** The VLAN of weft's pool network, which the relay's port is tagged with. */
+export const POOL_VLAN = 64;
+
+/** weft's settings for the benchmark: the packet-in guard above the rates tried, and no debug line per packet. */
+export const WEFT_SERVE_FLAGS = ['--log-level', 'info', '--packet-in-rate', '1000000', '--packet-in-queue', '100000'];
 
 /** perfdhcp's figures for an exchange, and the percentiles of its per-exchange delays (ms). */
 interface Exchange extends ExchangeStats {
@@ -66,7 +71,7 @@ interface Exchange extends ExchangeStats {
 
 type Latency = Omit<Exchange, 'sent' | 'received' | 'drops'>;
 
-interface Trial {
+export interface Trial {
   rate: number;
   /** Completed DORAs a second over the sending time. */
   achieved: number;
@@ -77,10 +82,12 @@ interface Trial {
   clean: boolean;
 }
 
-interface ServerResult {
+export interface ServerResult {
   server: string;
   /** The highest rate tried with no drop: DORAs a second. */
   dorasPerSecond: number;
+  /** The rate perfdhcp was asked for in that trial. */
+  rate?: number;
   /** At that rate, ms: each exchange's percentiles and perfdhcp's figures, and the whole DORA's. */
   latency?: { discoverOffer: Latency; requestAck: Latency; dora?: Trial['dora'] };
   trials: { rate: number; achieved: number; drops: number }[];
@@ -131,11 +138,19 @@ async function trial(vm: Vm, rate: number): Promise<Trial> {
   return { rate, achieved, discoverOffer, requestAck, ...(dora ? { dora } : {}), clean };
 }
 
+/** Runs around every trial of a search: `before` just before perfdhcp starts, `after` as soon as it is done. */
+export interface TrialHooks {
+  before(): Promise<void>;
+  after(trial: Trial): Promise<void>;
+}
+
 /** The highest clean rate over a doubling then bisecting search. */
-async function search(name: string, vm: Vm): Promise<ServerResult> {
+export async function search(name: string, vm: Vm, hooks?: TrialHooks): Promise<ServerResult> {
   const trials: Trial[] = [];
   const attempt = async (rate: number) => {
+    await hooks?.before();
     const tr = await trial(vm, rate);
+    await hooks?.after(tr);
     trials.push(tr);
     process.stderr.write(`bench: dhcp ${name} ${rate}/s: achieved ${tr.achieved}, drops ${tr.discoverOffer.drops}+${tr.requestAck.drops}${tr.clean ? '' : ' (not clean)'}\n`);
     // Let the server catch up with anything still queued before the next trial.
@@ -170,6 +185,7 @@ async function search(name: string, vm: Vm): Promise<ServerResult> {
     trials: trials.map((t) => ({ rate: t.rate, achieved: t.achieved, drops: t.discoverOffer.drops + t.requestAck.drops })),
   };
   if (good) {
+    out.rate = good.rate;
     const pick = ({ p50, p99, min, avg, max, std }: Exchange): Latency => ({ p50, p99, min, avg, max, std });
     out.latency = { discoverOffer: pick(good.discoverOffer), requestAck: pick(good.requestAck), ...(good.dora ? { dora: good.dora } : {}) };
   }
@@ -200,6 +216,19 @@ async function serve(lab: Lab, hv: Hypervisor, cmd: string, args: string[], env:
   };
 }
 
+/** perfdhcp's VM on weft's bridge, in the pool network: a relay, as perfdhcp is. */
+export async function addRelay(lab: Lab, hv: Hypervisor): Promise<Vm> {
+  const relay = await lab.addVm(hv, { tag: POOL_VLAN, mac: '02:00:00:40:00:02', ip: `${RELAY_IP}/18` });
+  // The relay's port declares its MAC, so the leases it relays never hold it to their clients' MACs.
+  await hv.ovs.vsctl('set', 'Interface', relay.port, `external_ids:attached-mac=${relay.mac}`);
+  return relay;
+}
+
+/** Waits for the pipeline's flow that sends relayed requests to the controller. */
+export async function relayFlow(hv: Hypervisor): Promise<void> {
+  await until('the relay flow in table 20', async () => (await dumpFlows(hv, STATIC_COOKIES)).some((f) => f.table === 20 && /tp_src=67,tp_dst=67/.test(f.match) && /CONTROLLER/.test(f.actions)), 60_000);
+}
+
 export async function run(): Promise<unknown> {
   const teardowns: (() => unknown)[] = [];
   const lab = await Lab.create({ t: { teardown: (fn) => teardowns.unshift(fn) } });
@@ -208,20 +237,18 @@ export async function run(): Promise<unknown> {
     const results: ServerResult[] = [];
 
     if (SERVERS.includes('weft')) {
-      const relay = await lab.addVm(hv, { tag: 64, mac: '02:00:00:40:00:02', ip: `${RELAY_IP}/18` });
-      // The relay's port declares its MAC, so the leases it relays never hold it to their clients' MACs.
-      await hv.ovs.vsctl('set', 'Interface', relay.port, `external_ids:attached-mac=${relay.mac}`);
+      const relay = await addRelay(lab, hv);
       const weft = await Weft.start({
         lab,
         t: { teardown: (fn) => teardowns.unshift(fn) },
         hypervisors: [hv],
         admit: ['auto'],
-        extra: ['--log-level', 'info', '--packet-in-rate', '1000000', '--packet-in-queue', '100000'],
+        extra: WEFT_SERVE_FLAGS,
       });
       await weft.cli('tenant', 'create', 'bench');
-      await weft.cli('network', 'create', 'bench/pool', '--vlan', '64', '--subnet', SUBNET, '--gateway', SERVER_IP, '--dhcp-range', `${POOL[0]}-${POOL[1]}`, '--lease-time', '3600');
+      await weft.cli('network', 'create', 'bench/pool', '--vlan', String(POOL_VLAN), '--subnet', SUBNET, '--gateway', SERVER_IP, '--dhcp-range', `${POOL[0]}-${POOL[1]}`, '--lease-time', '3600');
       await weft.manage(hv);
-      await until('the relay flow in table 20', async () => (await dumpFlows(hv, STATIC_COOKIES)).some((f) => f.table === 20 && /tp_src=67,tp_dst=67/.test(f.match) && /CONTROLLER/.test(f.actions)), 60_000);
+      await relayFlow(hv);
       results.push(await search('weft', relay));
       await weft.stop();
     }
