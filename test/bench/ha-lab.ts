@@ -42,6 +42,8 @@ export interface WeftTrial {
 export interface WeftLabFigures {
   intervalMs: number;
   trials: WeftTrial[];
+  /** Trials run again because the leader changed before the kill. */
+  discarded: number;
   /** DISCOVERs sent over the whole run (trials, restarts, preemptions), how many were answered, how many twice or more. */
   requests: number;
   answered: number;
@@ -112,6 +114,7 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
       const marks: { at: number; what: string }[] = [];
       try {
         const out: WeftTrial[] = [];
+        let discarded = 0;
         for (let trial = 0; trial < trials; trial++) {
           const leader = await agreedLeader(set);
           // The leader serves the probe before it is killed.
@@ -123,6 +126,15 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
             await ping.warm(20);
             // Let a few adverts go by so the kill lands at a random point of the interval.
             await sleep(intervalMs * 2 + Math.random() * intervalMs);
+            // Leadership can move meanwhile (a loaded machine's late term read): such a kill would time nothing.
+            const still = await set.selfLeaders(NET);
+            if (still.length !== 1 || still[0] !== leader) {
+              await ping.stop();
+              discarded++;
+              process.stderr.write(`bench ha: weft, interval ${intervalMs} ms: leadership moved from ${set.replicas[leader]!.id} before the kill; trial ${trial + 1} again\n`);
+              trial--;
+              continue;
+            }
             const killedPerf = performance.now();
             const killedAt = monotonicMs();
             marks.push({ at: killedAt, what: `kill -9 of ${set.replicas[leader]!.id}` });
@@ -150,7 +162,7 @@ export async function measureWeftLab(intervalMs: number, trials: number): Promis
           const apart = Math.round(repliesAt[repliesAt.length - 1]! - repliesAt[0]!);
           return `${mark ? `${Math.round(sentAt - mark.at)} ms after the ${mark.what}` : 'before the first kill'}, ${repliesAt.length} replies within ${apart} ms`;
         });
-        return { intervalMs, trials: out, ...probe.counts(), twoAnswers: twice.length, twoAnswersSeen };
+        return { intervalMs, trials: out, discarded, ...probe.counts(), twoAnswers: twice.length, twoAnswersSeen };
       } finally {
         probe.stop();
       }

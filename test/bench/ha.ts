@@ -13,9 +13,13 @@
 // Either side's take-over is bounded by its master-down interval, 3
 // intervals + skew (weft's skew is a quarter of VRRP's), less up to one
 // interval since the last advert.
+// Then DHCP itself on the two stores (./ha-stores.ts): the highest clean
+// DORA rate perfdhcp gets and the lease-write latency, on the clustered
+// store against SQLite (WEFT_BENCH_HA_STORES=0 leaves it out).
 import { masterDownMs } from '../../src/election/machine.js';
 import { BACKUP_PRIORITY, keepalived, measureKeepalived, vrrpMasterDownMs } from './ha-keepalived.js';
 import { measureWeftLab, type WeftLabFigures } from './ha-lab.js';
+import { measureDhcpStores } from './ha-stores.js';
 import { median } from './stats.js';
 
 const INTERVALS = [1000, 100, 50];
@@ -35,7 +39,7 @@ function weftRun(r: WeftLabFigures) {
     intervalMs: r.intervalMs,
     dhcpGapMs, pingGapMs, pingLost: r.trials.map((t) => t.pingLost), pingSpacingMs: r.trials.map((t) => t.pingSpacingMs), pingGapStartMs: r.trials.map((t) => t.pingGapStartMs), leaderGapMs,
     dhcp: summary(dhcpGapMs), ping: summary(pingGapMs), leader: summary(leaderGapMs),
-    requests: r.requests, answered: r.answered, twoAnswers: r.twoAnswers, twoAnswersSeen: r.twoAnswersSeen,
+    discarded: r.discarded, requests: r.requests, answered: r.answered, twoAnswers: r.twoAnswers, twoAnswersSeen: r.twoAnswersSeen,
     masterDownMs: Math.round(masterDownMs(100, r.intervalMs)),
   };
 }
@@ -45,6 +49,7 @@ export async function run(): Promise<unknown> {
   const version = await keepalived();
   const weft: ReturnType<typeof weftRun>[] = [];
   for (const intervalMs of INTERVALS) weft.push(weftRun(await measureWeftLab(intervalMs, TRIALS)));
+  const stores = process.env.WEFT_BENCH_HA_STORES === '0' ? undefined : await measureDhcpStores();
   const keepalivedRuns = (await measureKeepalived(INTERVALS, TRIALS)).map((k) => {
     const vipGapMs = k.trials.map((t) => t.vipGapMs);
     const pingGapMs = k.trials.map((t) => t.pingGapMs);
@@ -74,6 +79,7 @@ export async function run(): Promise<unknown> {
         weftTwoAnswers: w.twoAnswers,
       };
     }),
+    ...(stores ? { dhcpStores: stores } : {}),
     differences: [
       'what fails: weft loses a controller process, which is not on the data path (the switches keep their flows and forward on their own); keepalived\'s master is the data path for the VIP, so its failure is a power cut (link down and SIGKILL), since a kill alone leaves the VIP answering on the master\'s interface',
       'end points: weft\'s DHCP gap ends at the first reply the client receives (a packet-in to the new leader, its decision, a packet-out), through OpenFlow on a loaded userspace datapath; keepalived\'s VIP gap ends at the netlink event of the address added, before any packet is answered. So weft\'s is end to end and keepalived\'s is not',
