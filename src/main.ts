@@ -198,11 +198,14 @@ export function holdUntilConnected(
     const dpid = sources.fabric.dpidOf(host);
     return sources.ovsdb.connected(host) && dpid !== undefined && sources.openflow.connected(dpid);
   };
-  const release = (): void => {
-    if (!held) return;
+  const stop = (): void => {
     held = false;
     clearTimeout(timer);
     for (const u of unsubscribe) u();
+  };
+  const release = (): void => {
+    if (!held) return;
+    stop();
     track(true);
   };
   const check = (): void => {
@@ -214,11 +217,7 @@ export function holdUntilConnected(
   const unsubscribe = [sources.ovsdb.onHostSession(check), sources.fabric.onRecomputed(check)];
   sources.openflow.on('connected', check);
   check();
-  return () => {
-    held = false;
-    clearTimeout(timer);
-    for (const u of unsubscribe) u();
-  };
+  return stop;
 }
 
 /**
@@ -276,7 +275,8 @@ function electionPlane(ctx: DaemonContext): Plane {
           openflow: { connected: (dpid) => openflow.session(dpid) !== undefined, on: (event, fn) => openflow.on(event, fn) },
           fabric,
         };
-        const admitted = (await ctx.store.list('host')).filter((h) => h.value.state === 'admitted').map((h) => h.key);
+        // The election already holds a flows group for every admitted host: no second read of the store.
+        const admitted = election.leaders().flatMap((l) => hostOfGroup(l.network) ?? []);
         const unhold = holdUntilConnected(sources, admitted, (ok) => election.track('startup', ok, 'all'));
         const unfollow = trackHostSessions(sources, (plane, host, up, networks) => hostSession(ctx, plane, host, up, networks));
         untrack = () => {

@@ -11,7 +11,7 @@ import type { Listener, Plane } from '../main.js';
 import { output, OFP_NO_BUFFER, OFPET, OFPP } from '../../protocols/openflow/index.js';
 import { SwitchDialer, SwitchListener, type TlsFiles } from './listener.js';
 import { PacketInDispatcher, PacketInQueue, toEvent, type PacketInCounters, type PacketInHandler, type PacketInLimits } from './packet-in.js';
-import { claimRole, EQUAL, type RoleClaim } from './role.js';
+import { claimRole, EQUAL, sameRole, type RoleClaim } from './role.js';
 import { OpenFlowError, Session, type SessionOptions } from './session.js';
 import { applyDiff, diffFlows, diffSize, readOwnedFlows, SyncError, WEFT_COOKIES, type CookieSpace, type Flow, type SyncResult } from './sync.js';
 
@@ -162,7 +162,7 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
     const diff = diffFlows(desired, actual);
     const claim = writeRoleOf(sw);
     // Writing takes the role writeRole names, granted: a replica whose MASTER claim is still on its way only reads.
-    if (!claim || claim.role !== sw.role.role || claim.generationId !== sw.role.generationId) {
+    if (!claim || !sameRole(claim, sw.role)) {
       const pending = diffSize(diff);
       if (pending > 0) throw new NotWriterError(`${pending} flow(s) differ, and another replica writes this switch's flows`);
       return { diff: { adds: 0, modifies: 0, deletes: 0 }, flowMods: 0, mode: 'none', errors: [] };
@@ -189,8 +189,9 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
   /** Claims writeRole's role if it differs from the one held; a writer then syncs (a sync writes only with the role granted). */
   async function reclaim(sw: Switch): Promise<void> {
     if (!opts.writeRole || sw.session.closed) return;
-    const want = opts.writeRole(sw.dpid) ?? EQUAL;
-    if (want.role === sw.role.role && want.generationId === sw.role.generationId) return;
+    const writes = opts.writeRole(sw.dpid);
+    const want = writes ?? EQUAL;
+    if (sameRole(want, sw.role)) return;
     try {
       sw.role = await claimRole(sw.session, want, sw.role.role);
       log.info({ dpid: dpidText(sw.dpid), role: want.role, generationId: want.generationId?.toString() }, 'switch role claimed');
@@ -199,7 +200,7 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
       if (err instanceof OpenFlowError && err.errorType === OFPET.ROLE_REQUEST_FAILED) return refused(sw, want, false);
       throw err;
     }
-    if (opts.writeRole(sw.dpid) !== undefined) await sw.syncer.request();
+    if (writes) await sw.syncer.request();
   }
 
   function attach(socket: Socket, peer: string): void {
@@ -229,8 +230,9 @@ export function createOpenflowPlane(opts: OpenflowPlaneOptions): OpenflowPlane {
       byDpid.set(dpid, created);
       log.info({ dpid: dpidText(dpid), peer }, 'switch connected');
       emit('connected', dpid);
-      created.syncer.request().catch((err: Error) => logSyncFailure(dpid, err, 'sync after connect failed'));
-      reclaim(created).catch((err: Error) => log.warn({ dpid: dpidText(dpid), err: err.message }, 'role claim failed'));
+      // With replicas only the writer syncs, once its MASTER claim is granted; a reader has nothing to put there.
+      if (opts.writeRole) reclaim(created).catch((err: Error) => logSyncFailure(dpid, err, 'role claim or sync after connect failed'));
+      else created.syncer.request().catch((err: Error) => logSyncFailure(dpid, err, 'sync after connect failed'));
     });
     session.on('packetIn', (m) => {
       if (sw) sw.queue.push(toEvent(sw.dpid, opts.hostOf?.(sw.dpid), m));

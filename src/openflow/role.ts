@@ -21,6 +21,11 @@ export interface RoleClaim {
 
 export const EQUAL: RoleClaim = { role: 'equal' };
 
+/** Whether two claims are the same role at the same generation. */
+export function sameRole(a: RoleClaim, b: RoleClaim): boolean {
+  return a.role === b.role && a.generationId === b.generationId;
+}
+
 const WIRE: Record<Role, number> = { equal: OFPCR_ROLE.EQUAL, master: OFPCR_ROLE.MASTER, slave: OFPCR_ROLE.SLAVE };
 
 /** What the session offers role.ts: one request/reply exchange. */
