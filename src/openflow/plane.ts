@@ -1,4 +1,5 @@
 // The forwarding plane: switch sessions by datapath id, flow sync on connect
+// (with replicas, by the switch's flow writer only, see role.ts)
 // and on demand, a periodic audit that repairs hand-made drift, and the
 // packet-in path (bounded queue per switch, then the subscribers) with its
 // packet-out counterpart. What a switch should hold comes from `desiredFor`,

@@ -17,6 +17,8 @@ export interface OneHost {
   view: ReportedBridge;
   /** Tells the fabric hv1's ports changed. */
   changed: () => void;
+  /** hv1's OVSDB session up or down: while down, the fabric gets no view of its bridge. */
+  reachable: (up: boolean) => void;
 }
 
 /** `more` is committed with the rest before the fabric starts (another network, say). */
@@ -35,11 +37,18 @@ export async function fabricWith(t: Test, ports: ReportedPort[], more: Op[] = []
   ]);
   const view: ReportedBridge = { datapathId: 1n, ports, tunnels: [] };
   let changed: ((host: string) => void) | undefined;
-  const fabric = createFabric({ store, log: quiet, debounce: 0, settle: 0, ovsdb: { bridgeView: (host) => (host === 'hv1' ? view : undefined), onPortsChanged: (fn) => (changed = fn) } });
+  let up = true;
+  const fabric = createFabric({ store, log: quiet, debounce: 0, settle: 0, ovsdb: { bridgeView: (host) => (up && host === 'hv1' ? view : undefined), onPortsChanged: (fn) => (changed = fn) } });
   // A switch that confirms at once, so converge answers as soon as the change is computed.
   fabric.attach({ sync: async () => undefined });
   await fabric.start();
   t.teardown(() => fabric.stop());
   changed!('hv1');
-  return { fabric, store, view, changed: () => changed!('hv1') };
+  return {
+    fabric, store, view, changed: () => changed!('hv1'),
+    reachable: (u) => {
+      up = u;
+      changed!('hv1');
+    },
+  };
 }
