@@ -214,8 +214,22 @@ export class Session {
    */
   request(m: Outgoing, timeout = this.opts.requestTimeout): Promise<Message> {
     const xid = this.xid();
-    const reply = this.expect(xid, timeout, `${m.type} (xid ${xid})`);
-    this.send(m, xid);
+    return this.sendFor(m, xid, this.expect(xid, timeout, `${m.type} (xid ${xid})`));
+  }
+
+  /**
+   * Sends a request whose reply `reply` waits for. When the send throws (the
+   * session closed meanwhile), the wait goes with it: its rejection would
+   * otherwise be nobody's, an unhandled rejection.
+   */
+  private sendFor<T>(m: Outgoing, xid: number, reply: Promise<T>): Promise<T> {
+    try {
+      this.send(m, xid);
+    } catch (e) {
+      this.forget(xid);
+      reply.catch(() => undefined);
+      throw e;
+    }
     return reply;
   }
 
@@ -282,8 +296,7 @@ export class Session {
       resolve(parts);
       return true;
     });
-    this.send({ type: 'multipart_request', flags: 0, body }, xid);
-    return reply;
+    return this.sendFor({ type: 'multipart_request', flags: 0, body }, xid, reply);
   }
 
   /** Resolves once the switch has processed everything sent before it. */

@@ -236,3 +236,20 @@ t.test('a peer that closes ends the session once', async (t) => {
   await new Promise((r) => setTimeout(r, 20));
   t.equal(n, 1);
 });
+
+t.test('a request or multipart on a closed session rejects, and leaves no rejection unhandled', async (t) => {
+  const { session, peer, done } = await pair();
+  t.teardown(done);
+  await handshake(peer, session);
+  const gone = disconnected(session);
+  peer.socket.destroy();
+  await gone;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  await t.rejects(async () => session.request({ type: 'barrier_request' }), SessionClosedError);
+  await t.rejects(async () => session.multipart({ kind: 'port_desc' }), SessionClosedError);
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(unhandled, [], 'the waits for their replies went with them');
+});
