@@ -305,7 +305,7 @@ function leaderRuntime(ctx: DaemonContext): LeaderRuntime {
       const election = elections.get(ctx);
       if (election) return election.leaders().filter((l) => hostOfGroup(l.network) === undefined).map((l) => ({ ...l, leader: l.leader ?? null }));
       const since = ctx.startedAt.getTime();
-      return (await ctx.store.list('network')).map((n) => ({ network: n.key, leader: replicaId, term: 0, role: 'leader' as const, priority: ctx.config.priority, since, peers: [] }));
+      return (await ctx.store.list('network')).map((n) => ({ network: n.key, leader: replicaId, term: 0, role: 'leader' as const, answering: true, priority: ctx.config.priority, since, peers: [] }));
     },
     flowWriters() {
       return (elections.get(ctx)?.leaders() ?? []).flatMap(({ network, ...l }) => {

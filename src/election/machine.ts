@@ -37,14 +37,20 @@
 // - Leading also means confirming the term: the shell reads the store's term
 //   every half interval (`confirmed`, stamped with the time the read was
 //   sent), and a leader whose term has not been confirmed for confirmMs, 1.5
-//   intervals, steps down on its own ('unconfirmed'). A backup's master-down
-//   timer runs from the last advert it got, at most one interval before the
-//   cut, so the earliest takeover is 2 intervals + skew after the cut, while
-//   a leader cut off from its peers and from the store stops answering at
-//   most 1.5 intervals after it: half an interval (and the skew) of margin
-//   for late timers, whatever the priorities. A read may take up to one
-//   interval before a healthy leader would step down. A leader cut off from
-//   its peers only reads the backup's larger term and steps down then.
+//   intervals, goes quiet: it stops answering (`answering`) but keeps
+//   leading, so a read that is merely late (a loaded store or event loop)
+//   costs a moment of silence, not a fail-over. A backup's master-down timer
+//   runs from the last advert it got, at most one interval before the cut,
+//   so the earliest takeover is 2 intervals + skew after the cut, while a
+//   leader cut off from its peers and from the store stops answering at most
+//   1.5 intervals after it: half an interval (and the skew) of margin for
+//   late timers, whatever the priorities. Answering is tied to reads alone,
+//   so that margin holds however long the leader stays quiet. A read that
+//   confirms the term again ends the quiet; a leader quiet for
+//   quietGraceMs, 2 intervals, steps down ('unconfirmed'): by then a cut-off
+//   leader's backups have taken over, and a leader that reaches its peers
+//   but not the store lets them. A leader cut off from its peers only reads
+//   the backup's larger term and steps down then.
 
 export interface MachineConfig {
   replicaId: string;
@@ -81,8 +87,10 @@ export interface NetworkElection {
   readonly deferred: boolean;
   /** After a failed claim, no new one before this time (a store that is down is not hammered). */
   readonly holdUntil: number;
-  /** While leader: the term was last confirmed by the store early enough that we may lead until this time. */
+  /** While leader: the term was last confirmed by the store early enough that we may answer until this time. */
   readonly confirmedUntil: number | undefined;
+  /** While leader: confirmedUntil passed and no read has confirmed the term since; we lead but do not answer. */
+  readonly quiet: boolean;
   /**
    * Claiming or leading after a preemption: the live leader we took over
    * from; while leading, we stay silent (`answering` is false) until its
@@ -116,6 +124,8 @@ export type ElectionAction =
   | { type: 'claim'; network: string; seen: number }
   | { type: 'leader'; network: string; term: number }
   | { type: 'backup'; network: string; term: number; reason: StepDownReason | 'start' }
+  /** The leader stopped answering (`quiet`: its term is not confirmed) or answers again. */
+  | { type: 'quiet'; network: string; term: number; quiet: boolean }
   | { type: 'advertNow' };
 
 export interface Step {
@@ -136,6 +146,11 @@ export function confirmMs(intervalMs: number): number {
   return 1.5 * intervalMs;
 }
 
+/** How long a leader stays quiet, its term unconfirmed, before it steps down. */
+export function quietGraceMs(intervalMs: number): number {
+  return 2 * intervalMs;
+}
+
 /** How often a leader reads its term back from the store (and a replica probes the store). */
 export function confirmEveryMs(intervalMs: number): number {
   return intervalMs / 2;
@@ -146,7 +161,7 @@ export function initialElection(network: string, priority: number, now: number, 
   const state: NetworkElection = {
     network, role: 'backup', priority, term: 0, leaderTerm: undefined, since: now, peers: new Map(),
     masterDownAt: now + masterDownMs(priority, config.intervalMs), preemptAt: undefined, deferred: false, holdUntil: now,
-    confirmedUntil: undefined, deposing: undefined,
+    confirmedUntil: undefined, quiet: false, deposing: undefined,
   };
   return { state, actions: [{ type: 'backup', network, term: 0, reason: 'start' }] };
 }
@@ -195,7 +210,7 @@ export function currentLeader(s: NetworkElection, now: number): { id: string; vi
 }
 
 /** The earliest time the machine wants a tick: its timers, and the moment a live peer would turn dead. */
-export function nextDeadline(s: NetworkElection, now: number): number | undefined {
+export function nextDeadline(s: NetworkElection, now: number, config: MachineConfig): number | undefined {
   if (s.role === 'stopped') return undefined;
   let at: number | undefined;
   const consider = (t: number | undefined) => {
@@ -203,7 +218,7 @@ export function nextDeadline(s: NetworkElection, now: number): number | undefine
   };
   consider(s.masterDownAt);
   consider(s.preemptAt);
-  if (s.role === 'leader') consider(s.confirmedUntil);
+  if (s.role === 'leader' && s.confirmedUntil !== undefined) consider(s.quiet ? s.confirmedUntil + quietGraceMs(config.intervalMs) : s.confirmedUntil);
   for (const p of s.peers.values()) if (isLive(s, p, now)) consider(p.seenAt + liveFor(s, p));
   return at;
 }
@@ -232,7 +247,7 @@ function toBackup(s: NetworkElection, now: number, config: MachineConfig, term: 
   const state: NetworkElection = {
     ...s, role: 'backup', term: Math.max(s.term, term), leaderTerm: undefined, since: s.role === 'leader' ? now : s.since,
     masterDownAt: now + masterDownMs(s.priority, config.intervalMs), preemptAt: undefined, deferred: false, confirmedUntil: undefined,
-    deposing: undefined,
+    quiet: false, deposing: undefined,
   };
   const actions: ElectionAction[] = s.role === 'leader' && reason ? [{ type: 'backup', network: s.network, term: state.term, reason }] : [];
   return { state: withPreempt(state, now, config), actions };
@@ -269,7 +284,8 @@ function onAdvert(s: NetworkElection, e: Extract<ElectionEvent, { type: 'advert'
 
 function onTick(s: NetworkElection, now: number, config: MachineConfig): Step {
   if (s.role === 'leader' && s.confirmedUntil !== undefined && s.confirmedUntil <= now) {
-    return toBackup(s, now, config, s.leaderTerm!, 'unconfirmed');
+    if (s.confirmedUntil + quietGraceMs(config.intervalMs) <= now) return toBackup(s, now, config, s.leaderTerm!, 'unconfirmed');
+    if (!s.quiet) return { state: { ...s, quiet: true }, actions: [{ type: 'quiet', network: s.network, term: s.leaderTerm!, quiet: true }] };
   }
   if (s.role !== 'backup') return { state: s, actions: [] };
   if (s.preemptAt !== undefined && s.preemptAt <= now) {
@@ -322,7 +338,12 @@ export function step(s: NetworkElection, event: ElectionEvent, now: number, conf
       // A smaller term than ours would mean the store lost our claim: it confirms nothing.
       if (event.term < s.leaderTerm!) return { state: s, actions: [] };
       const until = event.at + confirmMs(config.intervalMs);
-      return { state: until > (s.confirmedUntil ?? 0) ? { ...s, confirmedUntil: until } : s, actions: [] };
+      if (until <= (s.confirmedUntil ?? 0)) return { state: s, actions: [] };
+      // A read that comes back after its own window confirms nothing we may answer on.
+      if (s.quiet && until > now) {
+        return { state: { ...s, confirmedUntil: until, quiet: false }, actions: [{ type: 'quiet', network: s.network, term: s.leaderTerm!, quiet: false }] };
+      }
+      return { state: { ...s, confirmedUntil: until }, actions: [] };
     }
     case 'claimFailed':
       if (s.role !== 'claiming') return { state: { ...s, term: Math.max(s.term, event.term ?? 0) }, actions: [] };
@@ -338,7 +359,7 @@ export function step(s: NetworkElection, event: ElectionEvent, now: number, conf
       return {
         state: {
           ...s, role: 'stopped', term: Math.max(s.term, s.leaderTerm ?? 0), leaderTerm: undefined, since: now, masterDownAt: undefined, preemptAt: undefined,
-          confirmedUntil: undefined, deposing: undefined,
+          confirmedUntil: undefined, quiet: false, deposing: undefined,
         },
         actions,
       };

@@ -80,7 +80,9 @@ export interface ElectionStats {
   /** Term reads sent to confirm a term we hold or to probe the store. */
   confirms: number;
   confirmErrors: number;
-  /** Times a leader stepped down because the store had not confirmed its term in time. */
+  /** Times a leader went quiet (stopped answering) because the store had not confirmed its term in time. */
+  quiet: number;
+  /** Times a leader stepped down because the store had not confirmed its term for the quiet grace as well. */
   unconfirmed: number;
   notifyFailures: number;
 }
@@ -131,6 +133,8 @@ export interface PeerInfo {
 export interface LeaderInfo {
   network: string;
   role: Role;
+  /** We answer for the network now: leading, the term confirmed in time (see machine.ts `answering`). */
+  answering: boolean;
   /** Who leads as far as we know: us, a live peer, or nobody. */
   leader: string | undefined;
   term: number;
@@ -251,7 +255,7 @@ class Service implements ElectionService {
   private storeSince = 0;
   private readonly counters: ElectionStats = {
     advertsSent: 0, advertsReceived: 0, rejected: { malformed: 0, forged: 0, replayed: 0, skew: 0, self: 0 },
-    claims: 0, claimsFenced: 0, claimErrors: 0, confirms: 0, confirmErrors: 0, unconfirmed: 0, notifyFailures: 0,
+    claims: 0, claimsFenced: 0, claimErrors: 0, confirms: 0, confirmErrors: 0, quiet: 0, unconfirmed: 0, notifyFailures: 0,
   };
 
   constructor(private readonly options: ElectionOptions) {
@@ -350,7 +354,7 @@ class Service implements ElectionService {
     return [...this.machines.values()].map((m) => {
       const leader = m.role === 'leader' ? this.config.replicaId : currentLeader(m, now)?.id;
       return {
-        network: m.network, role: m.role, leader, term: m.leaderTerm ?? m.term, priority: m.priority, since: m.since,
+        network: m.network, role: m.role, answering: answering(m, now), leader, term: m.leaderTerm ?? m.term, priority: m.priority, since: m.since,
         peers: [...m.peers].map(([replicaId, p]) => ({ replicaId, priority: p.priority, term: p.term, leader: p.leader, live: isLive(m, p, now) })),
       };
     });
@@ -454,6 +458,14 @@ class Service implements ElectionService {
         case 'leader':
           this.log.info({ network: a.network, term: a.term }, 'election: leader');
           this.announce({ type: 'leader', network: a.network, term: a.term, replicaId: this.config.replicaId });
+          break;
+        case 'quiet':
+          if (a.quiet) {
+            this.counters.quiet++;
+            this.log.warn({ network: a.network, term: a.term }, 'election: term not confirmed in time; leading but not answering');
+          } else {
+            this.log.info({ network: a.network, term: a.term }, 'election: term confirmed again; answering');
+          }
           break;
         case 'backup':
           if (a.reason === 'start') break;
@@ -615,7 +627,7 @@ class Service implements ElectionService {
     const now = this.clock.now();
     let at: number | undefined;
     for (const m of this.machines.values()) {
-      const d = nextDeadline(m, now);
+      const d = nextDeadline(m, now, this.config);
       if (d !== undefined && (at === undefined || d < at)) at = d;
     }
     if (at === this.electionAt) return;
@@ -627,7 +639,7 @@ class Service implements ElectionService {
       this.batch(() => {
         const t = this.clock.now();
         for (const [network, m] of this.machines) {
-          const d = nextDeadline(m, t);
+          const d = nextDeadline(m, t, this.config);
           if (d !== undefined && d <= t) this.dispatch(network, { type: 'tick' });
         }
       });

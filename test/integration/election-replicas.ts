@@ -23,14 +23,9 @@ function freeUdp(): Promise<number> {
   });
 }
 
-export interface LeaderRow {
-  network: string;
-  leader: string | null;
-  term: number;
-  role: string;
-  /** Its effective priority for the network (tracked checks applied). */
-  priority: number;
-}
+import type { LeaderRow } from '../../src/api/methods/leader.js';
+
+export type { LeaderRow };
 
 export interface Replica {
   id: string;

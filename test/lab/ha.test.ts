@@ -427,7 +427,10 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
 
     const cutAt = performance.now();
     set.partition(k);
-    // Whatever the cut-off replica says about itself from the moment it has stepped down, on its own API (which is not cut).
+    // Whatever the cut-off replica says about itself from the moment it has
+    // stopped answering, on its own API (which is not cut): it goes quiet
+    // first (its term reads fail) and steps down a quiet grace later.
+    let quietMs: number | undefined;
     let steppedDownMs: number | undefined;
     let lowestPriority = fullPriority;
     const claims: string[] = [];
@@ -436,8 +439,10 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
       while (watching) {
         const row = await set.leaderSeenBy(k, NET).catch(() => undefined);
         if (row) lowestPriority = Math.min(lowestPriority, row.priority);
+        if (row && !row.answering && quietMs === undefined) quietMs = performance.now() - cutAt;
         if (row && row.role !== 'leader' && steppedDownMs === undefined) steppedDownMs = performance.now() - cutAt;
-        if (row?.role === 'leader' && steppedDownMs !== undefined) claims.push(`term ${row.term}`);
+        if (row?.answering && quietMs !== undefined) claims.push(`answering at term ${row.term}`);
+        if (row?.role === 'leader' && steppedDownMs !== undefined) claims.push(`leading at term ${row.term}`);
         await sleep(20);
       }
     })();
@@ -449,7 +454,7 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
       next = n.index;
       t.comment(`after the cut, ${id(next)} leads: ${n.gapMs.toFixed(0)} ms`);
       await until(`${id(k)} to step down`, () => steppedDownMs !== undefined, 60_000, 20);
-      t.comment(`${id(k)} stepped down ${steppedDownMs!.toFixed(0)} ms after the cut`);
+      t.comment(`${id(k)} stopped answering ${quietMs!.toFixed(0)} ms after the cut and stepped down ${steppedDownMs!.toFixed(0)} ms after it`);
       const doras = runDoras(relay, { count: 20, prefix: '02:00:00:60', seconds: 60 });
       const r = await renew(daemons[0]!);
       await doras.done;
@@ -468,7 +473,7 @@ t.test('three replicas on a clustered store serve the lab\'s DHCP and fail over'
     }
     const healedAt = performance.now();
     const healedAtEpoch = Date.now();
-    t.same(claims, [], `${id(k)} never claimed to lead while cut off, once it had stepped down`);
+    t.same(claims, [], `${id(k)} never answered while cut off once it had gone quiet, nor led once it had stepped down`);
     t.match(set.log(k), /"reason":"(unconfirmed|higher-term)","msg":"election: backup"/, `${id(k)} logged its step-down`);
     t.ok(set.adverts.dropped > 0, `the cut dropped ${set.adverts.dropped} adverts`);
     t.ok(id(k) > id(next), `${id(k)} outranks ${id(next)} (equal priorities, larger id): with preempt it would take over once healed`);

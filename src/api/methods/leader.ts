@@ -21,6 +21,7 @@ export const LeaderRow = z.object({
   leader: z.string().nullable().describe('the replica id that leads, as far as this replica knows; null while nobody does'),
   term: z.number().int().describe('the term the leader holds (0 for a single replica, which needs none)'),
   role: z.enum(['leader', 'claiming', 'backup', 'stopped']).describe("this replica's role for the network"),
+  answering: z.boolean().describe('this replica answers DHCP for the network now: it leads and the store confirmed its term within the last 1.5 intervals (a leader whose term reads are late goes quiet, and steps down after 2 intervals more)'),
   priority: z.number().int().describe("this replica's effective priority (tracked checks applied)"),
   since: z.number().describe('epoch ms this replica took its current role (for the leader: when it started leading)'),
   peers: z.array(LeaderPeer),

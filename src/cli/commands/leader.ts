@@ -8,6 +8,7 @@ export interface LeaderRow {
   leader: string | null;
   term: number;
   role: string;
+  answering: boolean;
   priority: number;
   since: number;
   peers: { replicaId: string; priority: number; live: boolean }[];
@@ -26,7 +27,8 @@ export function leaderTable(rows: (Omit<LeaderRow, 'network'> & { name: string }
   return table(
     [first, who, 'TERM', 'ROLE', 'PRIORITY', 'SINCE', 'PEERS'],
     rows.map((r) => [
-      r.name, r.leader ?? '-', r.term, r.role, r.priority, when(r.since),
+      // A leader whose term the store has not confirmed in time leads but does not answer.
+      r.name, r.leader ?? '-', r.term, r.role === 'leader' && !r.answering ? 'leader (quiet)' : r.role, r.priority, when(r.since),
       r.peers.map((p) => `${p.replicaId}=${p.priority}${p.live ? '' : ' (dead)'}`).join(', '),
     ]),
   );

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { LeaderRow } from '../../../src/api/methods/leader.js';
 import { startApi } from './harness.js';
 
-const row: LeaderRow = { network: 'acme/web', leader: 'weft-1', term: 3, role: 'leader', priority: 100, since: 1, peers: [] };
+const row: LeaderRow = { network: 'acme/web', leader: 'weft-1', term: 3, role: 'leader', answering: true, priority: 100, since: 1, peers: [] };
 const leaders = { leaders: () => [row], flowWriters: () => [], replica: () => ({ replicaId: 'weft-1', election: true, leads: 1, peers: [] }) };
 
 t.test('a network the election knows is answered without a store read; an unknown one is not found', async (t) => {

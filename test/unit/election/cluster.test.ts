@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { encodeAdvert } from '../../../protocols/advert/index.js';
-import { confirmMs, masterDownMs, skewMs } from '../../../src/election/machine.js';
+import { confirmMs, masterDownMs, quietGraceMs, skewMs } from '../../../src/election/machine.js';
 import { flowsGroup } from '../../../src/election/service.js';
 import { del, put } from '../../../src/store/store.js';
 import { Sim, T0, type ReplicaOptions } from './sim.js';
@@ -312,7 +312,10 @@ t.test('a leader cut off from its peers and the store steps down before a backup
   t.ok(tookB !== undefined, 'replica-b leads');
   t.equal(overlap, 0, 'never two replicas that answer for the network');
   t.equal(aAnsweredAfter, undefined, `replica-a stopped answering within ${confirmMs(INTERVAL) + INTERVAL} ms of the cut`);
-  t.match(a.events.at(-1), { type: 'backup', term: 1, reason: 'unconfirmed' });
+  t.equal(a.service.stats().quiet, 1, 'replica-a went quiet once');
+  const stepDownBound = cutAt + confirmMs(INTERVAL) + quietGraceMs(INTERVAL) + INTERVAL;
+  await sim.until(stepDownBound - sim.clock.t, () => a.events.at(-1)?.type === 'backup', [NET]);
+  t.match(a.events.at(-1), { type: 'backup', term: 1, reason: 'unconfirmed' }, `and stepped down within ${stepDownBound - cutAt} ms of the cut`);
   t.equal(a.service.stats().unconfirmed, 1);
   for (let i = 0; i < 20; i++) {
     await sim.run(INTERVAL, [NET]);

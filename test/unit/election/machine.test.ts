@@ -2,7 +2,7 @@
 // time only as the `now` of each event.
 import t from 'tap';
 import {
-  answering, confirmEveryMs, confirmMs, initialElection, masterDownMs, nextDeadline, skewMs, step,
+  answering, confirmEveryMs, confirmMs, entryOf, initialElection, masterDownMs, nextDeadline, quietGraceMs, skewMs, step,
   type ElectionEvent, type MachineConfig, type NetworkElection,
 } from '../../../src/election/machine.js';
 
@@ -30,7 +30,7 @@ t.test('master-down is VRRPv3\'s 3 intervals + skew, the skew a quarter of VRRP\
 
 t.test('a lone replica claims after the master-down interval and leads only once the claim succeeds', async (t) => {
   const { state } = initialElection(NET, 100, 0, config);
-  t.equal(nextDeadline(state, 0), masterDownMs(100, 100));
+  t.equal(nextDeadline(state, 0, config), masterDownMs(100, 100));
   const early = step(state, { type: 'tick' }, 100, config);
   t.same(early.actions, []);
   const fired = step(state, { type: 'tick' }, masterDownMs(100, 100), config);
@@ -141,20 +141,50 @@ t.test('shutdown: priority 0 in the advert, backup notified when leading', async
   const down = step(leader, { type: 'shutdown' }, 500, config);
   t.same(down.actions, [{ type: 'backup', network: NET, term: 1, reason: 'shutdown' }, { type: 'advertNow' }]);
   t.equal(down.state.role, 'stopped');
-  t.equal(nextDeadline(down.state, 500), undefined);
+  t.equal(nextDeadline(down.state, 500, config), undefined);
 });
 
-t.test('a leader holds its term only while the store confirms it: 2 intervals from the last read sent', async (t) => {
+t.test('a leader answers only while the store confirms its term: 1.5 intervals from the last read sent', async (t) => {
   const claimed = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [405, { type: 'claimed', term: 3, at: 400 }]]).s;
   t.equal(claimed.confirmedUntil, 400 + confirmMs(100), 'the claim itself counts from when it was sent');
-  t.equal(nextDeadline(claimed, 405), 400 + confirmMs(100));
+  t.equal(nextDeadline(claimed, 405, config), 400 + confirmMs(100));
   const kept = run(claimed, [[500, { type: 'confirmed', term: 3, at: 490 }], [600, { type: 'tick' }]]).s;
   t.equal(kept.role, 'leader');
+  t.ok(answering(kept, 600));
   t.equal(kept.confirmedUntil, 490 + confirmMs(100));
-  const lapsed = step(kept, { type: 'tick' }, 490 + confirmMs(100), config);
+  t.notOk(answering(kept, 490 + confirmMs(100)), 'not a moment past the window, even before a tick');
+});
+
+t.test('a leader whose reads are late goes quiet, answers again when one confirms its term, and steps down after the quiet grace', async (t) => {
+  const leader = run(initialElection(NET, 100, 0, config).state, [[400, { type: 'tick' }], [401, { type: 'claimed', term: 3, at: 400 }]]).s;
+  const lapse = 400 + confirmMs(100);
+  const quiet = step(leader, { type: 'tick' }, lapse, config);
+  t.equal(quiet.state.role, 'leader', 'still the leader: its adverts keep the backups from a needless fail-over');
+  t.ok(quiet.state.quiet);
+  t.notOk(answering(quiet.state, lapse));
+  t.same(quiet.actions, [{ type: 'quiet', network: NET, term: 3, quiet: true }]);
+  t.same(entryOf(quiet.state), { priority: 100, term: 3, leader: true });
+  t.equal(nextDeadline(quiet.state, lapse, config), lapse + quietGraceMs(100), 'its next deadline is the end of the grace');
+  t.same(step(quiet.state, { type: 'tick' }, lapse + 10, config).actions, [], 'quiet is announced once');
+
+  const late = step(quiet.state, { type: 'confirmed', term: 3, at: lapse - 100 }, lapse + 60, config);
+  t.ok(late.state.quiet, 'a read that comes back after its own window confirms nothing to answer on');
+  t.same(late.actions, []);
+  const back = step(late.state, { type: 'confirmed', term: 3, at: lapse + 20 }, lapse + 70, config);
+  t.notOk(back.state.quiet);
+  t.ok(answering(back.state, lapse + 70), 'a read sent within the last 1.5 intervals: answering again');
+  t.same(back.actions, [{ type: 'quiet', network: NET, term: 3, quiet: false }]);
+
+  const graceEnd = lapse + quietGraceMs(100);
+  t.equal(step(quiet.state, { type: 'tick' }, graceEnd - 1, config).state.role, 'leader');
+  const lapsed = step(quiet.state, { type: 'tick' }, graceEnd, config);
   t.equal(lapsed.state.role, 'backup');
   t.same(lapsed.actions, [{ type: 'backup', network: NET, term: 3, reason: 'unconfirmed' }]);
   t.equal(lapsed.state.term, 3, 'the next claim starts from the term it held');
+  t.notOk(lapsed.state.quiet);
+
+  const higher = step(quiet.state, { type: 'confirmed', term: 4, at: lapse + 10 }, lapse + 20, config);
+  t.same(higher.actions, [{ type: 'backup', network: NET, term: 4, reason: 'higher-term' }], 'a read showing a newer term ends it at once');
 });
 
 t.test('the lease ends half an interval before any backup may take over after the same cut', async (t) => {
