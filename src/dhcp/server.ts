@@ -233,6 +233,11 @@ class Service implements DhcpService {
 
   private async process(p: PacketIn): Promise<Buffer[] | undefined> {
     if (this.closed) return undefined;
+    // Every replica gets every packet-in; only the leader spends a decode on it.
+    if (!this.leadership.isLeader(p.network)) {
+      this.counters.notLeader++;
+      return undefined;
+    }
     let frame: ParsedUdpFrame;
     let request: DhcpMessage;
     try {
@@ -258,10 +263,6 @@ class Service implements DhcpService {
     if (request.giaddr === '0.0.0.0' && request.chaddr !== frame.ethernet.src) {
       this.counters.spoofed++;
       this.log.debug({ network: p.network, host: p.host, port: p.port, chaddr: request.chaddr, src: frame.ethernet.src }, 'dhcp: chaddr is not the source MAC; dropped');
-      return undefined;
-    }
-    if (!this.leadership.isLeader(p.network)) {
-      this.counters.notLeader++;
       return undefined;
     }
     const fence = this.leadership.fence(p.network);

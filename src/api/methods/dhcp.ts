@@ -27,7 +27,7 @@ export const DhcpStats = z.object({
   ignored: Count.describe('decodable but not for a server (not to UDP 67, not a BOOTREQUEST)'),
   spoofed: Count.describe('not relayed, and `chaddr` is not the source MAC: dropped'),
   rateLimited: Count.describe("beyond the client's token bucket: not answered"),
-  notLeader: Count.describe('for a network another replica leads: not answered'),
+  notLeader: Count.describe('for a network this replica does not answer now (another replica leads, or its leadership is quiet): not answered, not decoded'),
   fenced: Count.describe('lease writes refused for a stale term, and requests dropped since, until the replica leads again'),
   unknownNetwork: Count.describe('for a network that does not exist'),
   offers: Count,

@@ -165,6 +165,8 @@ t.test('only the leader answers; a fenced write stops the network until a newer 
   leader = false;
   t.equal(await send('DISCOVER', { mac: mac(21) }), undefined, 'a backup is silent');
   t.equal(dhcp.stats().notLeader, 1);
+  t.equal(await dhcp.handle({ network: NET, host: 'h', port: 'p', frame: Buffer.from('not a frame') }), undefined);
+  t.same([dhcp.stats().notLeader, dhcp.stats().malformed], [2, 0], 'a backup does not even decode what it will not answer');
   leader = true;
   await store.claimTerm('network:acme/web', 1);
   const [offer] = (await send('DISCOVER', { mac: mac(22) }))!;
