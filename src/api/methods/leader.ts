@@ -30,6 +30,7 @@ export type LeaderRow = z.infer<typeof LeaderRow>;
 
 export const FlowWriterRow = LeaderRow.omit({ network: true }).extend({
   host: z.string().describe('the host whose switch it is'),
+  answering: z.boolean().describe("this replica is the writer and the store confirmed its term within the last 1.5 intervals (a writer whose term reads are late keeps its MASTER role, which the switch fences by generation id, and steps down after 2 intervals more)"),
   leader: z.string().nullable().describe("the replica id that writes the switch's flows (its OpenFlow MASTER at `term`), as far as this replica knows; null while nobody does"),
 });
 export type FlowWriterRow = z.infer<typeof FlowWriterRow>;
